@@ -1,0 +1,4 @@
+"""seqbench model families, all behind the estimator contract in :mod:`seqbench.base`."""
+from .ngram import NGram
+
+__all__ = ["NGram"]
