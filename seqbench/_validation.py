@@ -122,7 +122,7 @@ def _check_discrete(arr, i, name, vocab_size):
         if bad.any():
             t = _first_bad(bad)
             raise InvalidSequenceError(
-                f"{name}[{i}][{t}] = {arr[t]!r} is not an integer token id; expected integers >= 0"
+                f"{name}[{i}][{t}] = {arr[t].item()!r} is not an integer token id; expected integers >= 0"
             )
     arr = np.ascontiguousarray(arr, dtype=np.int64)
     if arr.size and arr.min() < 0:

@@ -1,0 +1,38 @@
+# seqbench: two commands on a fresh machine -> `make test`, `make benchmark`.
+# Each target creates/refreshes the project venv by itself (CPU torch wheel first).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+TORCH  ?= torch==2.13.0
+STAMP  := $(VENV)/.installed
+SUITE  ?= quick
+
+.PHONY: install test benchmark report clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install when the project's requirements change.
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet "$(TORCH)"
+	$(PIP) install --quiet -e ".[test,bench]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+benchmark: $(STAMP)
+	$(PY) -m seqbench run $(SUITE)
+	$(PY) -m seqbench report
+
+report: $(STAMP)
+	$(PY) -m seqbench report
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Running suites: dataset x task x model, results as rows."""

@@ -1,0 +1,197 @@
+"""Conformance checks run over every registered model (scikit-learn's common tests, for sequences)."""
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from seqbench import get_tags, list_models, make_model
+from seqbench.exceptions import InvalidSequenceError, NotFittedError, UnknownSymbolError
+from seqbench.registry import get_model_class
+
+V = 7       # vocabulary of the toy data
+N_TAGS = 3
+
+
+def _cases():
+    for key in list_models():
+        for i, params in enumerate(get_model_class(key).get_test_params()):
+            yield pytest.param(key, params, id=f"{key}-{i}")
+
+
+CASES = list(_cases())
+
+
+def _toy(seed=0, n=12, vocab=V):
+    rng = np.random.default_rng(seed)
+    X = [rng.integers(0, vocab, size=rng.integers(3, 15)) for _ in range(n)]
+    X[0][:] = np.arange(len(X[0])) % vocab  # every id occurs in training
+    X.append(np.arange(vocab))
+    # tags are a deterministic function of the word (plus noise-free context) so taggers can learn them
+    y = [x % N_TAGS for x in X]
+    return X, y
+
+
+def _fit(est, X, y):
+    tags = get_tags(est)
+    if tags.density:
+        return est.fit(X)
+    return est.fit(X, y)
+
+
+def _discrete(key):
+    return get_tags(make_model(key)).input_kind == "discrete"
+
+
+@pytest.mark.parametrize("key,params", CASES)
+def test_params_roundtrip_and_clone(key, params):
+    est = make_model(key, **params)
+    got = est.get_params()
+    for name, value in params.items():
+        assert got[name] == value
+    twin = clone(est)
+    assert twin.get_params() == got and twin is not est
+    est.set_params(**params)
+    assert est.get_params() == got
+    # __init__ stores only parameters: no fitted attribute before fit
+    assert not [a for a in vars(est) if a.endswith("_") and not a.startswith("_")]
+
+
+@pytest.mark.parametrize("key,params", CASES)
+def test_unfitted_raises(key, params):
+    est = make_model(key, **params)
+    X, y = _toy()
+    tags = get_tags(est)
+    if tags.density:
+        with pytest.raises(NotFittedError):
+            est.score_tokens(X)
+        with pytest.raises(NotFittedError):
+            est.score(X)
+    if tags.tagger or tags.hidden_states:
+        with pytest.raises(NotFittedError):
+            est.predict(X)
+
+
+@pytest.mark.parametrize("key,params", CASES)
+def test_fit_returns_self_and_scores_are_log_probs(key, params):
+    if not _discrete(key):
+        pytest.skip("discrete checks")
+    X, y = _toy()
+    est = make_model(key, **params)
+    assert _fit(est, X, y) is est
+    if get_tags(est).density:
+        s = est.score_tokens(X)
+        assert [len(a) for a in s] == [len(x) for x in X]
+        flat = np.concatenate(s)
+        assert np.all(np.isfinite(flat)) and np.all(flat <= 1e-12)
+        # score() is the token-weighted mean of score_tokens
+        assert est.score(X) == pytest.approx(flat.sum() / flat.size, rel=1e-12)
+
+
+@pytest.mark.parametrize("key,params", CASES)
+def test_tagger_mode(key, params):
+    est = make_model(key, **params)
+    if not get_tags(est).tagger:
+        pytest.skip("not a tagger")
+    X, y = _toy()
+    assert est.fit(X, y) is est
+    pred = est.predict(X)
+    assert [len(p) for p in pred] == [len(x) for x in X]
+    assert all(p.dtype.kind == "i" for p in pred)
+    proba = est.predict_proba(X)
+    for p, x in zip(proba, X):
+        assert p.shape[0] == len(x)
+        np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-9)
+    # the tags are a function of the word: a tagger must learn them
+    assert est.score(X, y) == 1.0
+    with pytest.raises(InvalidSequenceError, match=r"y\[1\] has \d+ tags for \d+ tokens"):
+        est.fit(X, [y[0], y[1][:-1]] + y[2:])
+
+
+@pytest.mark.parametrize("key,params", CASES)
+def test_determinism_under_random_state(key, params):
+    if not _discrete(key):
+        pytest.skip("discrete checks")
+    X, y = _toy()
+    a = _fit(make_model(key, **{**params, "random_state": 3}), X, y)
+    b = _fit(make_model(key, **{**params, "random_state": 3}), X, y)
+    if get_tags(a).density:
+        for sa, sb in zip(a.score_tokens(X), b.score_tokens(X)):
+            np.testing.assert_array_equal(sa, sb)
+    if get_tags(a).sampler and get_tags(a).density:
+        sa = a.sample(3, 20, random_state=5)
+        sb = b.sample(3, 20, random_state=5)
+        assert len(sa) == 3 and all(len(s) == 20 for s in sa)
+        for u, v in zip(sa, sb):
+            np.testing.assert_array_equal(u, v)
+            assert u.min() >= 0 and u.max() < a.vocab_size_
+
+
+@pytest.mark.parametrize("key,params", CASES)
+def test_length_one_long_and_ragged(key, params):
+    if not _discrete(key) or not get_tags(make_model(key)).density:
+        pytest.skip("discrete density checks")
+    X, y = _toy()
+    est = _fit(make_model(key, **params), X, y)
+    one = est.score_tokens([np.array([2])])
+    assert one[0].shape == (1,) and np.isfinite(one[0]).all()
+    long = np.random.default_rng(1).integers(0, V, size=100_000)
+    s = est.score_tokens([long])[0]
+    assert s.shape == (100_000,) and np.isfinite(s).all()
+    # scoring sequences together (ragged batch) equals scoring each alone
+    together = est.score_tokens(X)
+    for x, t in zip(X, together):
+        np.testing.assert_allclose(est.score_tokens([x])[0], t, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("key,params", CASES)
+def test_pickle_roundtrip(key, params):
+    if not _discrete(key):
+        pytest.skip("discrete checks")
+    X, y = _toy()
+    est = _fit(make_model(key, **params), X, y)
+    back = pickle.loads(pickle.dumps(est))
+    if get_tags(est).density:
+        for a, b in zip(est.score_tokens(X), back.score_tokens(X)):
+            np.testing.assert_array_equal(a, b)
+    else:
+        for a, b in zip(est.predict(X), back.predict(X)):
+            np.testing.assert_array_equal(a, b)
+
+
+BAD_INPUTS = [
+    ("empty X", [], InvalidSequenceError, "empty"),
+    ("empty sequence", [np.array([1, 2]), np.array([], dtype=int)], InvalidSequenceError, r"X\[1\] is empty"),
+    ("flat list", [1, 2, 3], InvalidSequenceError, r"X\[0\] is the number 1"),
+    ("flat array", np.array([1, 2, 3]), InvalidSequenceError, "flat"),
+    ("float ids", [np.array([1, 2]), np.array([0.0, 1.5])], InvalidSequenceError, r"X\[1\]\[1\] = 1\.5"),
+    ("negative id", [np.array([1, -4, 2])], UnknownSymbolError, r"X\[0\]\[1\] = -4"),
+    ("NaN", [np.array([1.0, np.nan])], InvalidSequenceError, r"X\[0\]\[1\]"),
+    ("string", ["abc"], InvalidSequenceError, r"X\[0\] is str"),
+]
+
+
+@pytest.mark.parametrize("key,params", CASES)
+@pytest.mark.parametrize("label,bad,exc,msg", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_named(key, params, label, bad, exc, msg):
+    if not _discrete(key):
+        pytest.skip("discrete checks")
+    X, y = _toy()
+    est = make_model(key, **params)
+    with pytest.raises(exc, match=msg):
+        _fit(est, bad, None if get_tags(est).density else [np.zeros(len(np.atleast_1d(b)), int) for b in bad])
+    _fit(est, X, y)
+    method = est.score_tokens if get_tags(est).density else est.predict
+    with pytest.raises(exc, match=msg):
+        method(bad)
+
+
+@pytest.mark.parametrize("key,params", CASES)
+def test_oov_at_predict_is_finite(key, params):
+    """An id never seen in training (and beyond the training range) gets a finite score."""
+    if not _discrete(key) or not get_tags(make_model(key)).density:
+        pytest.skip("discrete density checks")
+    X, y = _toy()
+    est = _fit(make_model(key, **params), X, y)
+    s = est.score_tokens([np.array([1, V + 5, 2])])[0]
+    assert np.isfinite(s).all()
