@@ -1,4 +1,5 @@
 """seqbench model families, all behind the estimator contract in :mod:`seqbench.base`."""
+from .hmm import HMM
 from .ngram import NGram
 
-__all__ = ["NGram"]
+__all__ = ["HMM", "NGram"]
