@@ -76,6 +76,17 @@ def _cells(splits, entry):
         yield task, task.applies(tags, splits)
 
 
+def _oracle_rows(name, splits, log):
+    """The generating model's scores: the limit every other row is a ratio to."""
+    tags = get_tags(splits.oracle)
+    tasks = [("lm", tags.density), ("tagging", tags.hidden_states and splits.test.y is not None)]
+    for task_name, applies in tasks:
+        if applies:
+            metrics = TASKS[task_name].evaluate(splits.oracle, splits, "test")
+            log(f"[ok] {name} {task_name} oracle: {metrics.get('perplexity', metrics.get('accuracy')):.4f}")
+            yield {"dataset": name, "task": task_name, "model": "oracle", "status": "ok", **metrics}
+
+
 def run_suite(suite, out_dir, log=print):
     """Run every cell of ``suite`` and write ``out_dir/results.json``; returns the rows."""
     out_dir = Path(out_dir)
@@ -100,10 +111,7 @@ def run_suite(suite, out_dir, log=print):
             continue
         doc["datasets"][name] = {k: v for k, v in splits.info.items() if k != "true_params"}
         if splits.oracle is not None:
-            task = TASKS["lm"]
-            metrics = task.evaluate(splits.oracle, splits, "test")
-            rows.append({"dataset": name, "task": "lm", "model": "oracle", "status": "ok", **metrics})
-            log(f"[ok] {name} lm oracle: perplexity {metrics['perplexity']:.3f}")
+            rows.extend(_oracle_rows(name, splits, log))
         for entry in suite["models"]:
             for task, reason in _cells(splits, entry):
                 row = {"dataset": name, "task": task.NAME, "model": entry["id"],
