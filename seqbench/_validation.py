@@ -93,6 +93,10 @@ def check_sequences(
             f"{name} is a single 2-D array of shape {X.shape}; expected a list of sequences, "
             f"e.g. [X] for one sequence of {X.shape[0]} steps."
         )
+    if kind == "discrete":
+        fast = _discrete_fast_path(X, vocab_size)
+        if fast is not None:
+            return fast
     out = []
     for i, seq in enumerate(X):
         if kind == "discrete" and isinstance(seq, numbers.Number):
@@ -110,6 +114,17 @@ def check_sequences(
         if kind == "continuous" and n_features is None:
             n_features = out[-1].shape[1]
     return out
+
+
+def _discrete_fast_path(X, vocab_size):
+    """Already-clean input (non-empty 1-D int64 arrays in range) checked with one pass over
+    the concatenation; None when anything needs the per-sequence checks and their messages."""
+    if not all(type(x) is np.ndarray and x.dtype == np.int64 and x.ndim == 1 and x.size for x in X):
+        return None
+    cat = np.concatenate(X)
+    if cat.min() < 0 or (vocab_size is not None and cat.max() >= vocab_size):
+        return None
+    return [x if x.flags.c_contiguous else np.ascontiguousarray(x) for x in X]
 
 
 def _check_discrete(arr, i, name, vocab_size):

@@ -1,15 +1,33 @@
 """The ``seqbench`` command line: run, report, list, fetch."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import typer
+
+from .exceptions import ConfigError, DatasetUnavailableError
 
 app = typer.Typer(help="Probabilistic sequence models compared on the same work.", no_args_is_help=True)
 REPORTS = Path("reports")
 
 
+def _clean_errors(command):
+    """Show a user error (bad name, missing data) as one message and exit 2, not a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (ConfigError, DatasetUnavailableError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
 @app.command()
+@_clean_errors
 def run(suite: str = typer.Argument("quick", help="bundled suite name or path to a .toml file"),
         out: Path = typer.Option(None, help="output folder (default reports/<suite>)")):
     """Run every cell of a suite and store the results."""
@@ -54,6 +72,7 @@ def report(suite: str = typer.Option(None, help="suite name (default: every resu
 
 
 @app.command("list")
+@_clean_errors
 def list_(what: str = typer.Argument(..., help="models | datasets")):
     """List registered models or named datasets."""
     if what == "models":
@@ -71,6 +90,7 @@ def list_(what: str = typer.Argument(..., help="models | datasets")):
 
 
 @app.command()
+@_clean_errors
 def fetch(name: str = typer.Argument(..., help="dataset name, e.g. ptb")):
     """Download a named dataset from its upstream source and verify its sha256."""
     from .data import fetch as fetch_dataset

@@ -48,3 +48,11 @@ def test_run_and_report(tmp_path, monkeypatch):
 def test_list_models():
     res = CliRunner().invoke(app, ["list", "models"])
     assert res.exit_code == 0 and "ngram" in res.output.split()
+
+
+def test_user_errors_are_one_message():
+    res = CliRunner().invoke(app, ["fetch", "no-such-set"])
+    assert res.exit_code == 2
+    assert "unknown dataset 'no-such-set'" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(app, ["run", "no-such-suite"])
+    assert res.exit_code == 2 and "no suite 'no-such-suite'" in res.output
