@@ -9,7 +9,7 @@ TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 SUITE  ?= quick
 
-.PHONY: install test benchmark report clean
+.PHONY: install test benchmark benchmark-full report clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,12 @@ install: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# The report is written even when some cells failed; the run's exit code is kept.
 benchmark: $(STAMP)
-	$(PY) -m seqbench run $(SUITE)
-	$(PY) -m seqbench report
+	$(PY) -m seqbench run $(SUITE); status=$$?; $(PY) -m seqbench report --suite $(SUITE) && exit $$status
+
+benchmark-full:
+	$(MAKE) benchmark SUITE=full
 
 report: $(STAMP)
 	$(PY) -m seqbench report

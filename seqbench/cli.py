@@ -1,7 +1,12 @@
-"""The ``seqbench`` command line: run, report, list, fetch."""
+"""The ``seqbench`` command line: run, report, list, fetch, validate, export.
+
+Exit codes: 0 all cells done, 1 some cells failed (the report is still
+written), 2 usage or configuration error.
+"""
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 
 import typer
@@ -13,7 +18,7 @@ REPORTS = Path("reports")
 
 
 def _clean_errors(command):
-    """Show a user error (bad name, missing data) as one message and exit 2, not a traceback."""
+    """Show a user error (bad name, bad suite, missing data, locked store) as one message and exit 2."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -26,46 +31,77 @@ def _clean_errors(command):
     return wrapper
 
 
+def _store_path(suite_name, store):
+    return Path(store) if store else REPORTS / suite_name / "results.sqlite"
+
+
+def _headline(row):
+    metrics = row.get("metrics") or {}
+    name = next((m for m in ("perplexity", "accuracy") if m in metrics), next(iter(metrics), None))
+    return f"{name}={metrics[name]:.4g}" if name else ""
+
+
+def _line(row, i, n):
+    seconds = (row.get("fit_seconds") or 0) + (row.get("eval_seconds") or 0)
+    what = f"{row['model_id']} x {row['dataset']} x {row['task']} seed={row['seed']}"
+    detail = _headline(row) if row["status"] == "ok" else (row.get("error_type") or row.get("error_message") or "")
+    return f"[{i}/{n}] {row['status'] if row['status'] != 'ok' else 'done'} {what} {detail} ({seconds:.1f} s)"
+
+
 @app.command()
 @_clean_errors
 def run(suite: str = typer.Argument("quick", help="bundled suite name or path to a .toml file"),
-        out: Path = typer.Option(None, help="output folder (default reports/<suite>)")):
-    """Run every cell of a suite and store the results."""
-    from .harness.simple import load_suite, run_suite
+        backend: str = typer.Option(None, help="loky | dask | sequential (default: the suite's)"),
+        n_jobs: int = typer.Option(None, help="cells run side by side (default: the suite's)"),
+        scheduler: str = typer.Option(None, help="dask scheduler address, e.g. tcp://host:8786"),
+        retry_failed: bool = typer.Option(False, help="re-run cells stored as failed"),
+        store: Path = typer.Option(None, help="results store (default reports/<suite>/results.sqlite)")):
+    """Run every cell of a suite that the store does not hold yet."""
+    from .harness.runner import run_cells
+    from .harness.store import Store
+    from .harness.suite import expand_cells, load_suite
 
     spec = load_suite(suite)
-    out = out or REPORTS / spec["name"]
-    rows = run_suite(spec, out)
-    ok = sum(r["status"] == "ok" for r in rows)
-    typer.echo(f"{ok} cells run, {len(rows) - ok} not run; results in {out}/results.json")
-    _print_table(rows)
+    cells = expand_cells(spec)
+    path = _store_path(spec.name, store)
+    with Store(path) as st, st.lock():
+        summary = _run_with_progress(run_cells, cells, st, backend=backend or spec.backend,
+                                     n_jobs=n_jobs or spec.n_jobs, scheduler=scheduler or spec.scheduler or None,
+                                     retry_failed=retry_failed)
+    typer.echo(f"{summary.n_total} cells: {summary.n_skipped_done} already done, {summary.n_run} run "
+               f"({summary.n_ok} ok, {summary.n_failed} failed, {summary.n_unavailable} data unavailable), "
+               f"{summary.n_na} n/a written; {summary.wall_seconds:.1f} s; store {path}")
+    if summary.n_failed:
+        raise typer.Exit(1)
 
 
-def _print_table(rows):
-    from rich.console import Console
-    from rich.table import Table
+def _run_with_progress(run_cells, cells, store, **options):
+    """A rich progress bar on a terminal; one line per finished cell otherwise."""
+    if not sys.stdout.isatty():
+        return run_cells(cells, store, on_row=lambda row, i, n: typer.echo(_line(row, i, n)), **options)
+    from rich.progress import Progress
 
-    table = Table(title="results (test split)")
-    for col in ("dataset", "task", "model", "metric", "value", "fit s"):
-        table.add_column(col)
-    for r in rows:
-        if r["status"] != "ok":
-            continue
-        metric = "perplexity" if r["task"] == "lm" else "accuracy"
-        table.add_row(r["dataset"], r["task"], r["model"], metric, f"{r[metric]:.4f}",
-                      f"{r['fit_seconds']:.2f}" if "fit_seconds" in r else "")
-    Console().print(table)
+    with Progress() as progress:
+        bar = progress.add_task("cells", total=None)
+
+        def on_row(row, i, n):
+            progress.update(bar, completed=i, total=n)
+            if row["status"] not in ("ok", "n/a"):
+                progress.console.print(_line(row, i, n), markup=False)
+
+        return run_cells(cells, store, on_row=on_row, **options)
 
 
 @app.command()
-def report(suite: str = typer.Option(None, help="suite name (default: every results.json under reports/)"),
+@_clean_errors
+def report(suite: str = typer.Option(None, help="suite name (default: every store under reports/)"),
            reports_dir: Path = typer.Option(REPORTS, help="reports folder")):
-    """Write reports/<suite>/index.html from stored results and refresh reports/index.html."""
+    """Write reports/<suite>/index.html from the stored results and refresh reports/index.html."""
     from .report import write_index, write_report
 
-    paths = [reports_dir / suite / "results.json"] if suite else sorted(reports_dir.glob("*/results.json"))
+    paths = [reports_dir / suite / "results.sqlite"] if suite else sorted(reports_dir.glob("*/results.sqlite"))
     if not paths or not all(p.exists() for p in paths):
-        raise typer.BadParameter(f"no results under {reports_dir}; run `seqbench run` first")
+        raise ConfigError(f"no results store under {reports_dir}; run `seqbench run SUITE` first")
     for p in paths:
         typer.echo(f"wrote {write_report(p)}")
     typer.echo(f"wrote {write_index(reports_dir)}")
@@ -73,19 +109,21 @@ def report(suite: str = typer.Option(None, help="suite name (default: every resu
 
 @app.command("list")
 @_clean_errors
-def list_(what: str = typer.Argument(..., help="models | datasets")):
-    """List registered models or named datasets."""
+def list_(what: str = typer.Argument(..., help="models | datasets | tasks | suites")):
+    """List registered models, named datasets, tasks or bundled suites."""
     if what == "models":
-        from .registry import list_models
-
-        names = list_models()
+        from .registry import list_models as names
     elif what == "datasets":
-        from .data import list_datasets
+        from .data import list_datasets as names
+    elif what == "tasks":
+        from .tasks import TASKS
 
-        names = list_datasets()
+        names = lambda: list(TASKS)  # noqa: E731
+    elif what == "suites":
+        from .harness.suite import list_suites as names
     else:
-        raise typer.BadParameter("expected 'models' or 'datasets'")
-    for n in names:
+        raise ConfigError(f"cannot list {what!r}; expected models, datasets, tasks or suites")
+    for n in names():
         typer.echo(n)
 
 
@@ -97,6 +135,33 @@ def fetch(name: str = typer.Argument(..., help="dataset name, e.g. ptb")):
 
     for path in fetch_dataset(name):
         typer.echo(str(path))
+
+
+@app.command()
+@_clean_errors
+def validate(suite: str = typer.Argument(..., help="bundled suite name or path to a .toml file")):
+    """Check a suite strictly without running it; print its grid size."""
+    from .harness.suite import expand_cells, load_suite
+
+    spec = load_suite(suite)
+    cells = expand_cells(spec)
+    n_na = sum(c.status == "n/a" for c in cells)
+    typer.echo(f"{spec.name}: ok; {len(cells)} cells ({len(cells) - n_na} to run, {n_na} n/a)")
+
+
+@app.command()
+@_clean_errors
+def export(suite: str = typer.Argument(..., help="suite name (its store under reports/)"),
+           format: str = typer.Option("csv", "--format", help="csv | parquet"),
+           out: Path = typer.Option(None, help="output file (default reports/<suite>/results.<format>)"),
+           store: Path = typer.Option(None, help="results store (default reports/<suite>/results.sqlite)")):
+    """Export the tidy results (one row per cell x metric) as CSV or Parquet."""
+    from .harness.store import export as export_store
+
+    path = _store_path(suite, store)
+    if not path.exists():
+        raise ConfigError(f"no results store {path}; run `seqbench run {suite}` first")
+    typer.echo(str(export_store(path, out or path.with_name(f"results.{format}"), format=format)))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,58 +1,110 @@
-"""End to end: a tiny suite through the runner, the CLI and the HTML report."""
-import json
+"""End to end: a suite through the CLI (run, validate, export, report) into a results store and HTML."""
+import sqlite3
 
+import pandas as pd
 from typer.testing import CliRunner
 
 from seqbench.cli import app
+from seqbench.harness.store import Store
 
 SUITE = """
 name = "tiny"
+seeds = [0]
+[defaults]
+backend = "sequential"
 [[datasets]]
 name = "synthetic-hmm"
 options = { n_states = 3, n_symbols = 6, n_sequences = 40, length = 20, seed = 1 }
 [[datasets]]
 name = "ptb"
 [[models]]
-id = "kn2<b>"
+id = "kn2"
+model = "ngram"
+params = { order = {ORDER} }
+tasks = ["lm"]
+[[models]]
+id = "tagger2"
 model = "ngram"
 params = { order = 2 }
+tasks = ["tagging"]
 [[models]]
 id = "bad"
 model = "ngram"
-params = { order = 0 }
+params = { order = 2, smoothing = "witten_bell", discount = 0.5 }
+tasks = ["lm"]
 """
 
 
-def test_run_and_report(tmp_path, monkeypatch):
+def _suite(tmp_path, order=2):
+    path = tmp_path / "tiny.toml"
+    path.write_text(SUITE.replace("{ORDER}", str(order)))
+    return str(path)
+
+
+def test_run_resume_report_export(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQBENCH_DATA", str(tmp_path / "no-data-here"))
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "tiny.toml").write_text(SUITE)
     runner = CliRunner()
-    res = runner.invoke(app, ["run", str(tmp_path / "tiny.toml")])
-    assert res.exit_code == 0, res.output
-    doc = json.loads((tmp_path / "reports/tiny/results.json").read_text())
-    by = {(r.get("dataset"), r.get("task"), r.get("model")): r for r in doc["rows"]}
-    oracle = by[("synthetic-hmm", "lm", "oracle")]["perplexity"]
-    kn2 = by[("synthetic-hmm", "lm", "kn2<b>")]["perplexity"]
+    res = runner.invoke(app, ["run", _suite(tmp_path)])
+    assert res.exit_code == 1, res.output  # the bad model failed: exit 1, the rest ran
+    assert "[1/" in res.output and "done kn2 x synthetic-hmm x lm seed=0 perplexity=" in res.output
+    with Store(tmp_path / "reports/tiny/results.sqlite") as store:
+        rows = {(r["dataset"], r["task"], r["model_id"]): r for r in store.rows()}
+    oracle = rows[("synthetic-hmm", "lm", "oracle")]["metrics"]["perplexity"]
+    kn2 = rows[("synthetic-hmm", "lm", "kn2")]["metrics"]["perplexity"]
     assert 1 < oracle < kn2 < 6  # no model beats the generating HMM; both beat uniform over 6 symbols
-    assert by[("synthetic-hmm", "lm", "bad")]["status"] == "failed"  # a bad cell is recorded, the run goes on
-    assert by[("ptb", None, None)]["status"] == "unavailable"
+    assert rows[("synthetic-hmm", "lm", "bad")]["error_type"] == "ConfigError"
+    assert rows[("ptb", "lm", "kn2")]["status"] == "unavailable"
+    assert rows[("synthetic-hmm", "tagging", "oracle")]["metrics"]["accuracy"] > 0.4
+
+    # a second call runs nothing new but the cells that could not run (bad model, missing data)
+    res = runner.invoke(app, ["run", _suite(tmp_path)])
+    assert "already done" in res.output and "0 ok" in res.output, res.output
+    # changing one hyperparameter re-runs only that model's cells; --retry-failed adds the failed one
+    res = runner.invoke(app, ["run", _suite(tmp_path, order=3), "--retry-failed"])
+    assert "4 already done, 4 run (1 ok, 1 failed, 2 data unavailable)" in res.output, res.output
+
     res = runner.invoke(app, ["report"])
     assert res.exit_code == 0, res.output
     html = (tmp_path / "reports/tiny/index.html").read_text()
-    assert "kn2&lt;b&gt;" in html and "kn2<b>" not in html  # model ids are escaped
-    assert "Content-Security-Policy" in html
+    assert "tagger2" in html and "oracle" in html
+    assert "Content-Security-Policy" in html and "unavailable" in html
     assert "tiny/index.html" in (tmp_path / "reports/index.html").read_text()
 
+    res = runner.invoke(app, ["export", "tiny", "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    frame = pd.read_csv(tmp_path / "reports/tiny/results.csv", keep_default_na=False, na_values=[""])
+    assert {"perplexity", "accuracy"} <= set(frame["metric"].dropna())
+    con = sqlite3.connect(tmp_path / "reports/tiny/results.sqlite")
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
-def test_list_models():
-    res = CliRunner().invoke(app, ["list", "models"])
+
+def test_validate_and_list():
+    runner = CliRunner()
+    res = runner.invoke(app, ["validate", "quick"])
+    assert res.exit_code == 0 and "quick: ok;" in res.output
+    res = runner.invoke(app, ["list", "models"])
     assert res.exit_code == 0 and "ngram" in res.output.split()
+    res = runner.invoke(app, ["list", "tasks"])
+    assert res.output.split() == ["lm", "tagging"]
 
 
-def test_user_errors_are_one_message():
+def test_user_errors_are_one_message(tmp_path):
     res = CliRunner().invoke(app, ["fetch", "no-such-set"])
     assert res.exit_code == 2
     assert "unknown dataset 'no-such-set'" in res.output and "Traceback" not in res.output
     res = CliRunner().invoke(app, ["run", "no-such-suite"])
     assert res.exit_code == 2 and "no suite 'no-such-suite'" in res.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SUITE.replace("{ORDER}", "2").replace('id = "kn2"', 'id = "kn2"\nordr = 3'))
+    res = CliRunner().invoke(app, ["validate", str(bad)])
+    assert res.exit_code == 2 and "models[0]" in res.output and "ordr" in res.output
+
+
+def test_report_escapes_user_strings():
+    from seqbench.report.render import _env
+
+    row = {"model": "<script>x</script>", "status": "failed", "dataset": "d&d", "task": "lm", "reason": "<b>"}
+    html = _env.get_template("report.html.j2").render(
+        doc={"suite": "s", "started": "", "finished": "", "environment": {}, "datasets": {}}, boards=[], other=[row])
+    assert "&lt;script&gt;" in html and "<script>" not in html and "d&amp;d" in html

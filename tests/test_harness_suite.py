@@ -39,7 +39,12 @@ def _load(tmp_path, text):
 
 
 def _cells(tmp_path, text):
-    return expand_cells(_load(tmp_path, text))
+    return _model_cells(expand_cells(_load(tmp_path, text)))
+
+
+def _model_cells(cells):
+    """The cells of the suite's models (without the synthetic sets' oracle cells)."""
+    return [c for c in cells if c.model != "oracle"]
 
 
 # ========================================================================== bundled suites
@@ -50,7 +55,9 @@ def test_bundled_suites_are_listed():
 @pytest.mark.parametrize("name", ["quick", "full"])
 def test_bundled_suite_loads_and_expands(name):
     suite = load_suite(name)
-    cells = expand_cells(suite)
+    cells = _model_cells(expand_cells(suite))
+    oracles = [c for c in expand_cells(suite) if c.model == "oracle"]
+    assert {(c.dataset, c.task) for c in oracles} == {("synthetic-hmm", "lm"), ("synthetic-hmm", "tagging")}
     # one cell per dataset x (task of the model) x seed, for every model
     assert len(cells) == sum(len(suite.datasets) * len(m.tasks) * len(suite.seeds) for m in suite.models)
     assert len({c.key for c in cells}) == len(cells)
@@ -278,7 +285,7 @@ def test_user_corpus_by_path_expands_with_absolute_paths(tmp_path):
         id = "ng"
         model = "ngram"
     """
-    cells = expand_cells(load_suite(_write(tmp_path / "suites", text)))
+    cells = _model_cells(expand_cells(load_suite(_write(tmp_path / "suites", text))))
     mine = [c for c in cells if c.dataset == "mine"]
     assert mine[0].dataset_spec == {"paths": [str(data / "train.txt"), str(data / "test.txt")],
                                     "format": "text", "options": {"min_count": 1}}
@@ -375,3 +382,14 @@ def test_parse_suite_accepts_a_dict():
     suite = parse_suite(doc, default_name="inline")
     assert suite.name == "inline" and suite.path is None
     assert [c.reason for c in expand_cells(suite)] == ["dataset is continuous", "model is not a tagger"]
+
+
+def test_oracle_id_is_reserved_and_oracle_cells_need_no_model(tmp_path):
+    bad = HEADER + DATASET + MODEL.replace('id = "kn3"', 'id = "oracle"')
+    with pytest.raises(ConfigError, match=r"models\[0\]\.id: 'oracle' is reserved"):
+        _load(tmp_path, bad)
+    cells = expand_cells(_load(tmp_path, HEADER + DATASET + MODEL))
+    oracle = [c for c in cells if c.model == "oracle"]
+    assert [c.task for c in oracle] == ["lm", "tagging"] and all(c.status == "pending" for c in oracle)
+    with pytest.raises(ConfigError, match="not built"):
+        oracle[0].build_model()

@@ -84,10 +84,11 @@ from . import _suite_checks as check
 
 __all__ = ["Suite", "DatasetEntry", "ModelEntry", "Target", "Cell", "DatasetProfile",
            "load_suite", "parse_suite", "list_suites", "expand_cells",
-           "canonical_spec", "cell_key", "cell_seed", "to_json"]
+           "canonical_spec", "cell_key", "cell_seed", "to_json", "ORACLE"]
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 BACKENDS = ("loky", "dask", "sequential")
+ORACLE = "oracle"  # model id and key of the cells that score a synthetic dataset's generating model
 
 _TOP_KEYS = ("name", "description", "seeds", "tasks", "defaults", "datasets", "models")
 _DEFAULT_KEYS = ("time_budget_s", "backend", "n_jobs", "scheduler")
@@ -109,11 +110,15 @@ class DatasetProfile:
     input_kind : {"discrete", "continuous"}
     tagged : bool
         Whether ``splits.train.y`` holds tags (or true hidden states).
+    oracle_tasks : tuple of str
+        Tasks on which the dataset's generating model (``splits.oracle``) is
+        scored as the row ``oracle``: the limit the other rows are a ratio to.
     """
 
     kind: str
     input_kind: str
     tagged: bool
+    oracle_tasks: tuple = ()
 
     def stand_in(self):
         """A light object with the ``Splits`` attributes a task's ``applies`` may read.
@@ -132,7 +137,8 @@ _TAGGING = DatasetProfile("tagging", "discrete", tagged=True)
 _CONTINUOUS = DatasetProfile("continuous", "continuous", tagged=False)
 # The one table of profiles: by dataset_info kind, by synthetic name, by corpus format.
 _KIND_PROFILES = {"lm": _LM, "tagging": _TAGGING, "continuous": _CONTINUOUS}
-_SYNTHETIC_PROFILES = {"synthetic-hmm": DatasetProfile("synthetic", "discrete", tagged=True),
+_SYNTHETIC_PROFILES = {"synthetic-hmm": DatasetProfile("synthetic", "discrete", tagged=True,
+                                                       oracle_tasks=("lm", "tagging")),
                        "synthetic-lgssm": _CONTINUOUS}
 _FORMAT_PROFILES = {"text": _LM, "conllu": _TAGGING, "tagged": _TAGGING}
 
@@ -238,7 +244,9 @@ class Cell:
         return hash(self.key)
 
     def build_model(self):
-        """The unfitted estimator this cell runs."""
+        """The unfitted estimator this cell runs (not for the ``oracle`` cells: the dataset holds that model)."""
+        if self.model == ORACLE:
+            raise ConfigError("the oracle cell's model is splits.oracle of its dataset; it is not built")
         est = make_model(self.model, **self.params)
         if "random_state" in est.get_params(deep=False) and "random_state" not in self.params:
             est.set_params(random_state=self.cell_seed)
@@ -428,6 +436,8 @@ def _targets(where, value, model_id, tags, tasks, datasets):
 def _model(where, entry, suite_tasks, datasets, default_budget):
     check.table(where, entry, _MODEL_KEYS, required=("id", "model"))
     model_id = check.ident(f"{where}.id", entry["id"])
+    if model_id == ORACLE:
+        check.fail(f"{where}.id", f"{ORACLE!r} is reserved for the generating model of synthetic data")
     key = check.string(f"{where}.model", entry["model"]).lower()
     cls = check.call(f"{where}.model", get_model_class, key)
     params = _params(f"{where}.params", entry.get("params", {}), key)
@@ -527,13 +537,23 @@ def load_suite(name_or_path):
 
 
 # ===================================================================================== grid
-def _cell(dataset, task, model, seed, reason):
-    spec = canonical_spec(model.model_class, model.full_params, dataset.spec, task, seed)
+def _cell(dataset, task, model_id, model, model_class, full_params, params, seed, budget, reason):
+    spec = canonical_spec(model_class, full_params, dataset.spec, task, seed)
     key = cell_key(spec)
-    return Cell(dataset=dataset.id, dataset_spec=to_json(dataset.spec), task=task, model_id=model.id,
-                model=model.model, params=to_json(model.params), seed=seed, time_budget_s=model.time_budget_s,
+    return Cell(dataset=dataset.id, dataset_spec=to_json(dataset.spec), task=task, model_id=model_id,
+                model=model, params=to_json(params), seed=seed, time_budget_s=budget,
                 key=key, cell_seed=cell_seed(key), status="n/a" if reason else "pending", reason=reason,
                 spec=spec)
+
+
+def _model_cell(dataset, task, model, seed, reason):
+    return _cell(dataset, task, model.id, model.model, model.model_class, model.full_params, model.params,
+                 seed, model.time_budget_s, reason)
+
+
+def _oracle_cell(dataset, task, seed, budget):
+    """The generating model of synthetic data, scored like any model (nothing to fit)."""
+    return _cell(dataset, task, ORACLE, ORACLE, ORACLE, {}, {}, seed, budget, None)
 
 
 def expand_cells(suite):
@@ -549,11 +569,13 @@ def expand_cells(suite):
     for dataset in suite.datasets:
         stand_in = dataset.profile.stand_in()
         for task in suite.tasks:
+            if task in dataset.profile.oracle_tasks:
+                cells.append(_oracle_cell(dataset, task, suite.seeds[0], suite.time_budget_s))
             for model in suite.models:
                 if task not in model.tasks:
                     continue
                 reason = TASKS[task].applies(model.tags, stand_in)
-                cells.extend(_cell(dataset, task, model, seed, reason) for seed in suite.seeds)
+                cells.extend(_model_cell(dataset, task, model, seed, reason) for seed in suite.seeds)
     _check_unique_keys(cells)
     return cells
 
