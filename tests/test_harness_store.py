@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -202,9 +203,9 @@ def test_lock_released_when_holder_dies(path):
             other.lock()
     finally:
         child.send_signal(signal.SIGKILL)
-        child.wait(timeout=60)
+        child.communicate(timeout=60)
     with Store(path) as store, store.lock():
-        assert open(f"{path}.lock").read().strip() == str(os.getpid())
+        assert Path(f"{path}.lock").read_text().strip() == str(os.getpid())
 
 
 def test_sigkill_mid_run_loses_nothing_committed(path):
