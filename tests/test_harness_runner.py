@@ -22,7 +22,7 @@ TINY = {"n_states": 3, "n_symbols": 6, "n_sequences": 30, "length": 15}
 ROW_FIELDS = {"key", "dataset", "task", "model_id", "model", "seed", "cell_seed", "status", "spec", "metrics",
               "fit_seconds", "eval_seconds", "tokens_per_s", "n_parameters", "peak_rss_mb", "versions",
               "threads", "device", "git_revision", "error_type", "error_message", "traceback", "history",
-              "dataset_info", "started", "finished"}
+              "dataset_info", "started", "finished", "warnings"}
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -258,3 +258,10 @@ def test_bad_backend_or_n_jobs_is_a_config_error(store):
         run_cells(cells, store, backend="threads")
     with pytest.raises(ConfigError, match="n_jobs"):
         run_cells(cells, store, backend="sequential", n_jobs=0)
+
+
+def test_model_warnings_are_kept_with_the_row():
+    cells = suite_cells([{"id": "hmm", "model": "hmm", "params": {"n_states": 2, "n_iter": 1}, "tasks": ["lm"]}])
+    row = execute_cell(only(cells, "hmm", "lm"))
+    assert row["status"] == "ok"
+    assert any(w.startswith("ConvergenceWarning: EM did not converge") for w in row["warnings"])

@@ -52,6 +52,7 @@ import subprocess
 import threading
 import time
 import traceback
+import warnings
 from collections import OrderedDict
 from contextlib import contextmanager
 from functools import cache
@@ -69,7 +70,7 @@ __all__ = ["execute_cell", "na_row", "failed_row", "CellTimeout", "clear_dataset
 ROW_FIELDS = ("key", "dataset", "task", "model_id", "model", "seed", "cell_seed", "status", "spec", "metrics",
               "fit_seconds", "eval_seconds", "tokens_per_s", "n_parameters", "peak_rss_mb", "versions",
               "threads", "device", "git_revision", "error_type", "error_message", "traceback", "history",
-              "dataset_info", "started", "finished")
+              "dataset_info", "started", "finished", "warnings")
 _TIMING = ("eval_seconds", "tokens_per_s")
 _DATASET_CACHE_SIZE = 2
 _datasets: OrderedDict = OrderedDict()  # canonical dataset-spec JSON -> Splits, per process
@@ -204,6 +205,12 @@ def _history(est):
     return to_json(history) if isinstance(history, (list, tuple)) else None
 
 
+def _warning_lines(caught, limit=20):
+    """The distinct warnings a cell raised (e.g. ConvergenceWarning), kept with its row instead of printed."""
+    lines = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+    return lines[:limit] + ([f"... {len(lines) - limit} more"] if len(lines) > limit else [])
+
+
 def _float(value):
     return float(value) if value is not None else None
 
@@ -283,13 +290,15 @@ def execute_cell(cell):
     row["started"] = _now()
     t_start = time.perf_counter()
     try:
-        with _one_thread() as threads:
+        with _one_thread() as threads, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             row["threads"] = threads
             splits = _load(cell.dataset_spec)
             row["dataset_info"] = _dataset_info(splits)
             t_start = time.perf_counter()
             with _time_budget(cell.time_budget_s):
                 _fit_and_evaluate(cell, splits, row)
+            row["warnings"] = _warning_lines(caught)
         elapsed = time.perf_counter() - t_start
         if cell.time_budget_s and elapsed > cell.time_budget_s:  # no signal could stop it (not main thread)
             raise CellTimeout(f"cell took {elapsed:.1f} s, over its time budget of {cell.time_budget_s:g} s "
