@@ -36,10 +36,10 @@ from joblib import Parallel, delayed
 
 from ..exceptions import ConfigError
 from .cell import execute_cell, failed_row, na_row
+from .suite import BACKENDS
 
 __all__ = ["run_cells", "RunSummary", "BACKENDS"]
 
-BACKENDS = ("loky", "dask", "sequential")
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,7 @@ def _dask(cells, n_jobs, scheduler):
 
 
 _RUNNERS = {"sequential": _sequential, "loky": _loky, "dask": _dask}
+assert set(_RUNNERS) == set(BACKENDS)  # the suite schema and the runner accept the same backends
 
 
 def run_cells(cells, store, *, backend="loky", n_jobs=1, scheduler=None, retry_failed=False, on_row=None):
