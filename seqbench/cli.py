@@ -5,6 +5,7 @@ written), 2 usage or configuration error.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from pathlib import Path
@@ -57,6 +58,8 @@ def run(suite: str = typer.Argument("quick", help="bundled suite name or path to
         retry_failed: bool = typer.Option(False, help="re-run cells stored as failed"),
         store: Path = typer.Option(None, help="results store (default reports/<suite>/results.sqlite)")):
     """Run every cell of a suite that the store does not hold yet."""
+    from .harness.cell import now
+    from .harness.provenance import run_info
     from .harness.runner import run_cells
     from .harness.store import Store
     from .harness.suite import expand_cells, load_suite
@@ -64,10 +67,12 @@ def run(suite: str = typer.Argument("quick", help="bundled suite name or path to
     spec = load_suite(suite)
     cells = expand_cells(spec)
     path = _store_path(spec.name, store)
+    settings = {"backend": backend or spec.backend, "n_jobs": n_jobs or spec.n_jobs,
+                "scheduler": scheduler or spec.scheduler or None}
     with Store(path) as st, st.lock():
-        summary = _run_with_progress(run_cells, cells, st, backend=backend or spec.backend,
-                                     n_jobs=n_jobs or spec.n_jobs, scheduler=scheduler or spec.scheduler or None,
-                                     retry_failed=retry_failed)
+        run_id = st.begin_run(run_info(spec, **settings), now())
+        summary = _run_with_progress(run_cells, cells, st, retry_failed=retry_failed, **settings)
+        st.end_run(run_id, dataclasses.asdict(summary), now())
     typer.echo(f"{summary.n_total} cells: {summary.n_skipped_done} already done, {summary.n_run} run "
                f"({summary.n_ok} ok, {summary.n_failed} failed, {summary.n_unavailable} data unavailable), "
                f"{summary.n_na} n/a written; {summary.wall_seconds:.1f} s; store {path}")
@@ -95,16 +100,35 @@ def _run_with_progress(run_cells, cells, store, **options):
 @app.command()
 @_clean_errors
 def report(suite: str = typer.Option(None, help="suite name (default: every store under reports/)"),
-           reports_dir: Path = typer.Option(REPORTS, help="reports folder")):
-    """Write reports/<suite>/index.html from the stored results and refresh reports/index.html."""
+           store: Path = typer.Option(None, help="a results store to report on (instead of --suite)"),
+           out: Path = typer.Option(None, help="folder for index.html (default: the store's folder)"),
+           reports_dir: Path = typer.Option(REPORTS, help="reports folder whose index.html lists every report")):
+    """Write reports/<suite>/index.html from the stored results and refresh reports/index.html.
+
+    Reads only the store; no model is re-run. Prints the time each page took.
+    """
+    import time
+
     from .report import write_index, write_report
 
-    paths = [reports_dir / suite / "results.sqlite"] if suite else sorted(reports_dir.glob("*/results.sqlite"))
-    if not paths or not all(p.exists() for p in paths):
-        raise ConfigError(f"no results store under {reports_dir}; run `seqbench run SUITE` first")
+    if store is not None and suite is not None:
+        raise ConfigError("give --suite or --store, not both")
+    if store is not None:
+        paths = [store]
+    else:
+        paths = [reports_dir / suite / "results.sqlite"] if suite else sorted(reports_dir.glob("*/results.sqlite"))
+    missing = [str(p) for p in paths if not p.is_file()]
+    if not paths or missing:
+        raise ConfigError(f"no results store {', '.join(missing) or f'under {reports_dir}'}; "
+                          f"run `seqbench run SUITE` first")
+    if out is not None and len(paths) > 1:
+        raise ConfigError("--out needs one store: give --suite or --store")
     for p in paths:
-        typer.echo(f"wrote {write_report(p)}")
-    typer.echo(f"wrote {write_index(reports_dir)}")
+        t0 = time.perf_counter()
+        html = write_report(p, out / "index.html" if out is not None else None)
+        typer.echo(f"wrote {html} ({html.stat().st_size / 1024:,.0f} KiB in {time.perf_counter() - t0:.2f} s)")
+    if reports_dir.is_dir():
+        typer.echo(f"wrote {write_index(reports_dir)}")
 
 
 @app.command("list")

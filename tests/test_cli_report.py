@@ -99,12 +99,3 @@ def test_user_errors_are_one_message(tmp_path):
     bad.write_text(SUITE.replace("{ORDER}", "2").replace('id = "kn2"', 'id = "kn2"\nordr = 3'))
     res = CliRunner().invoke(app, ["validate", str(bad)])
     assert res.exit_code == 2 and "models[0]" in res.output and "ordr" in res.output
-
-
-def test_report_escapes_user_strings():
-    from seqbench.report.render import _env
-
-    row = {"model": "<script>x</script>", "status": "failed", "dataset": "d&d", "task": "lm", "reason": "<b>"}
-    html = _env.get_template("report.html.j2").render(
-        doc={"suite": "s", "started": "", "finished": "", "environment": {}, "datasets": {}}, boards=[], other=[row])
-    assert "&lt;script&gt;" in html and "<script>" not in html and "d&amp;d" in html

@@ -82,7 +82,7 @@ def test_schema_wal_and_version(path):
     Store(path).close()
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     columns = [r[1] for r in db.execute("PRAGMA table_info(cells)")]
     assert columns == [
         "key", "dataset", "task", "model_id", "model", "seed", "cell_seed", "status",
@@ -283,3 +283,30 @@ def test_export_rejects_unknown_format(path, tmp_path):
     _four_cells(path)
     with pytest.raises(ConfigError, match="'xlsx'"):
         export(path, tmp_path / "r.xlsx", format="xlsx")
+
+
+def test_run_records_round_trip(path):
+    with Store(path) as store:
+        first = store.begin_run({"suite": "quick", "targets": [{"value": 141.2}]}, "2026-01-01T00:00:00+00:00")
+        second = store.begin_run({"suite": "quick"}, "2026-01-02T00:00:00+00:00")
+        store.end_run(first, {"n_ok": 3, "wall_seconds": float("inf")}, "2026-01-01T00:01:00+00:00")
+        runs = store.runs()
+    assert [r["id"] for r in runs] == [first, second] and first < second
+    assert runs[0]["finished"] == "2026-01-01T00:01:00+00:00" and runs[1]["finished"] is None
+    assert runs[0]["info"]["targets"] == [{"value": 141.2}]
+    assert runs[0]["summary"] == {"n_ok": 3, "wall_seconds": float("inf")} and runs[1]["summary"] is None
+
+
+def test_schema_1_store_gains_the_runs_table(path):
+    """A store written before the runs table existed opens, keeps its rows and can record runs."""
+    Store(path).close()
+    with sqlite3.connect(path) as db:  # make it look like a schema-1 file
+        db.execute("DROP TABLE runs")
+        db.execute("PRAGMA user_version=1")
+    with Store(path) as store:
+        store.put(make_row(1))
+        assert store.runs() == []
+        store.begin_run({"suite": "s"}, "t0")
+        assert [r["info"] for r in store.runs()] == [{"suite": "s"}]
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2

@@ -45,24 +45,19 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import platform
 import resource
 import signal
-import subprocess
 import threading
 import time
 import traceback
 import warnings
 from collections import OrderedDict
 from contextlib import contextmanager
-from functools import cache
-from importlib import metadata
-from pathlib import Path
 
-from .. import __version__
 from ..data import load_corpus, load_dataset
 from ..exceptions import ConfigError, DatasetUnavailableError
 from ..tasks import TASKS
+from .provenance import git_revision, versions
 from .suite import ORACLE, to_json
 
 __all__ = ["execute_cell", "na_row", "failed_row", "CellTimeout", "clear_dataset_cache"]
@@ -81,32 +76,8 @@ class CellTimeout(TimeoutError):
 
 
 # ======================================================================= environment
-def _now():
+def now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-@cache
-def _versions():
-    import numpy
-    import torch
-
-    try:
-        hmmlearn = metadata.version("hmmlearn")
-    except metadata.PackageNotFoundError:  # pragma: no cover - a declared dependency
-        hmmlearn = None
-    return {"seqbench": __version__, "torch": torch.__version__, "hmmlearn": hmmlearn,
-            "numpy": numpy.__version__, "python": platform.python_version()}
-
-
-@cache
-def _git_revision():
-    """HEAD of the git checkout seqbench runs from, or None (not a checkout, no git)."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=10, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
 
 
 def _peak_rss_mb():
@@ -220,14 +191,14 @@ def _base_row(cell, status):
     row = dict.fromkeys(ROW_FIELDS)
     row.update(key=cell.key, dataset=cell.dataset, task=cell.task, model_id=cell.model_id, model=cell.model,
                seed=int(cell.seed), cell_seed=int(cell.cell_seed), status=status, spec=cell.spec, metrics={},
-               versions=_versions(), git_revision=_git_revision(), dataset_info={})
+               versions=versions(), git_revision=git_revision(), dataset_info={})
     return row
 
 
 def na_row(cell):
     """The row of a cell that does not apply (status "n/a"; the reason in ``error_message``)."""
     row = _base_row(cell, "n/a")
-    row.update(error_message=cell.reason, started=_now(), finished=_now())
+    row.update(error_message=cell.reason, started=now(), finished=now())
     return row
 
 
@@ -236,7 +207,7 @@ def failed_row(cell, exc, tb=None, *, started=None):
     row = _base_row(cell, "failed")
     row.update(error_type=type(exc).__name__, error_message=str(exc),
                traceback=tb if tb is not None else "".join(traceback.format_exception(exc)),
-               started=started or _now(), finished=_now(), peak_rss_mb=None)
+               started=started or now(), finished=now(), peak_rss_mb=None)
     return row
 
 
@@ -287,7 +258,7 @@ def execute_cell(cell):
     if cell.status == "n/a":
         return na_row(cell)
     row = _base_row(cell, "ok")
-    row["started"] = _now()
+    row["started"] = now()
     t_start = time.perf_counter()
     try:
         with _one_thread() as threads, warnings.catch_warnings(record=True) as caught:
@@ -310,5 +281,5 @@ def execute_cell(cell):
         row.update(status="failed", metrics={}, error_type=type(exc).__name__, error_message=str(exc),
                    traceback=traceback.format_exc())
     row["peak_rss_mb"] = _peak_rss_mb()
-    row["finished"] = _now()
+    row["finished"] = now()
     return row

@@ -6,6 +6,13 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`): table ``cells`` with
 ``CHECK(json_valid(col))``. Row keys outside the schema go to the JSON column
 ``extra`` and come back as top-level keys from :meth:`Store.rows`.
 
+Table ``runs`` (schema 2) keeps one record per ``seqbench run`` invocation:
+``id``, ``started``, ``finished`` (NULL while running or after a crash) and a
+JSON ``info`` (suite name, suite file path, its text and sha256, the published
+targets, backend, machine) and ``summary`` (cell counts). The report reads its
+provenance and reproduction targets from the latest record; stores from
+schema 1 gain the empty table on open.
+
 Non-finite floats: JSON has no NaN, so inside JSON columns ``nan``, ``inf`` and
 ``-inf`` are stored as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``
 (what ``json_extract`` shows) and read back as floats; a genuine string with one
@@ -34,7 +41,7 @@ from ..exceptions import ConfigError
 
 __all__ = ["Store", "StoreLockedError", "results_frame", "export", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("ok", "failed", "n/a", "unavailable")
 REQUIRED = ("key", "dataset", "task", "model_id", "model", "status")
 SCALARS = {
@@ -61,8 +68,11 @@ _SCHEMA = [
     "CREATE INDEX cells_grid ON cells (dataset, task, model_id, seed)",
     "CREATE INDEX cells_status ON cells (status)",
 ]
+_RUNS_TABLE = ("CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL, finished TEXT, "
+               "info TEXT NOT NULL CHECK(json_valid(info)), summary TEXT CHECK(summary IS NULL OR json_valid(summary)))")
+_SCHEMA.append(_RUNS_TABLE)
 # _MIGRATIONS[v]: SQL statements taking a store from schema version v to v + 1.
-_MIGRATIONS: dict[int, list[str]] = {}
+_MIGRATIONS: dict[int, list[str]] = {1: [_RUNS_TABLE]}
 _UPSERT = (f"INSERT INTO cells ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
            f"ON CONFLICT(key) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in COLUMNS[1:])}")
 
@@ -238,6 +248,25 @@ class Store:
         """Every row as a dict (JSON columns decoded), ordered by dataset, task, model id, seed."""
         sql = f"SELECT {', '.join(COLUMNS)} FROM cells ORDER BY dataset, task, model_id, seed, key"
         return [_decode(r) for r in self._query(sql)]
+
+    def begin_run(self, info, started):
+        """Record the start of a run (``info``: a JSON-able dict); returns the run's id."""
+        text = json.dumps(_to_json(info, "run info"), sort_keys=True, allow_nan=False)
+        with self._transaction() as db:
+            return db.execute("INSERT INTO runs (started, info) VALUES (?, ?)", (started, text)).lastrowid
+
+    def end_run(self, run_id, summary, finished):
+        """Record the end of run ``run_id`` with its ``summary`` (a JSON-able dict of counts)."""
+        text = json.dumps(_to_json(summary, "run summary"), sort_keys=True, allow_nan=False)
+        with self._transaction() as db:
+            db.execute("UPDATE runs SET finished = ?, summary = ? WHERE id = ?", (finished, text, run_id))
+
+    def runs(self):
+        """Every run record, oldest first: dicts with id, started, finished, info, summary."""
+        records = self._query("SELECT id, started, finished, info, summary FROM runs ORDER BY id")
+        return [{"id": i, "started": s, "finished": f, "info": _from_json(json.loads(info)),
+                 "summary": None if summary is None else _from_json(json.loads(summary))}
+                for i, s, f, info, summary in records]
 
     def __len__(self):
         return self._query("SELECT count(*) FROM cells")[0][0]

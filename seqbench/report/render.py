@@ -1,74 +1,83 @@
-"""Render a results store into a self-contained ``index.html`` (Jinja2, autoescaped)."""
+"""Report data -> one self-contained HTML page (Jinja2 with autoescape, inline SVG, one inline script).
+
+The page needs nothing from any other host: styles and figures are inline and a
+Content-Security-Policy meta tag (:data:`CSP`) forbids every fetch; the only
+script allowed is the table-sorting one, by its sha256. The output is a pure
+function of the store (no render time is written), so two renders of the same
+store are byte-identical. Files are written atomically (temporary file, then
+rename): an interrupted render leaves the previous report in place.
+"""
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
+import tempfile
+from importlib import resources
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from .build import build_report, build_summary
+
+__all__ = ["write_report", "write_index", "render_report", "CSP"]
 
 _env = Environment(loader=PackageLoader("seqbench.report", "templates"),
-                   autoescape=select_autoescape(default=True, default_for_string=True))
+                   autoescape=select_autoescape(default=True, default_for_string=True),
+                   trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)
+SORT_JS = resources.files("seqbench.report").joinpath("templates/sort.js").read_text()
+_SORT_HASH = base64.b64encode(hashlib.sha256(SORT_JS.encode()).digest()).decode()
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+       f"script-src 'sha256-{_SORT_HASH}'; base-uri 'none'; form-action 'none'")
 
-HEADLINE = {"lm": ("perplexity", "lower"), "tagging": ("accuracy", "higher")}
 
+def _figures(doc):
+    """Draw each section's figures (learning curves, quality-vs-cost scatter) as inline SVG."""
+    from .figures import learning_curves, quality_cost_scatter, style_for
 
-def _load(store_path):
-    """The store's rows, flattened for the templates (metrics as top-level keys), and a header."""
-    from ..harness.store import Store
-
-    with Store(store_path, create=False) as store:
-        stored = store.rows()
-    rows = []
-    for r in stored:
-        flat = {**r, **(r.get("metrics") or {}), "model": r["model_id"], "estimator": r["model"],
-                "reason": r.get("error_message")}
-        rows.append(flat)
-    times = sorted(t for r in stored for t in (r.get("started"), r.get("finished")) if t)
-    versions = next((r["versions"] for r in stored if r.get("versions")), {})
-    datasets = {r["dataset"]: {k: v for k, v in (r.get("dataset_info") or {}).items() if k != "evaluated"}
-                for r in stored if r.get("dataset_info")}
-    doc = {"suite": Path(store_path).parent.name, "started": times[0] if times else "",
-           "finished": times[-1] if times else "", "environment": versions, "datasets": datasets, "rows": rows}
+    styles = style_for(doc["model_ids"])  # one look per model across every figure of the page
+    for section in doc["sections"]:
+        section["curves_svg"] = [learning_curves(f["curves"], fig_id=f["fig_id"], title=f["title"], styles=styles)
+                                 for f in section["curves"]]
+        scatter = section["scatter"]
+        section["scatter_svg"] = (quality_cost_scatter(scatter["panels"], fig_id=scatter["fig_id"],
+                                                       title=scatter["title"], styles=styles) if scatter else None)
     return doc
 
 
-def _leaderboards(rows):
-    """Group ok rows by (task, dataset), best first, with the ratio to the oracle where present."""
-    boards = {}
-    for row in rows:
-        if row.get("status") != "ok":
-            continue
-        boards.setdefault((row["task"], row["dataset"]), []).append(row)
-    out = []
-    for (task, dataset), group in sorted(boards.items()):
-        metric, better = HEADLINE[task]
-        group.sort(key=lambda r: r[metric], reverse=better == "higher")
-        oracle = next((r[metric] for r in group if r["model"] == "oracle"), None)
-        for r in group:
-            r["ratio_to_oracle"] = r[metric] / oracle if oracle else None
-        out.append({"task": task, "dataset": dataset, "metric": metric, "better": better, "rows": group})
-    return out
+def render_report(store_path):
+    """The report of one results store, as HTML text."""
+    doc = _figures(build_report(store_path))
+    return _env.get_template("report.html.j2").render(doc=doc, csp=CSP, sort_js=Markup(SORT_JS))
+
+
+def _write_atomic(path, text):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def write_report(store_path, out_html=None):
-    """Write the report of one results store; returns the path of the HTML file."""
+    """Write the report of one results store (default: ``index.html`` beside it); returns its path."""
     store_path = Path(store_path)
-    doc = _load(store_path)
-    out_html = Path(out_html or store_path.with_name("index.html"))
-    other = [r for r in doc["rows"] if r.get("status") != "ok"]
-    html = _env.get_template("report.html.j2").render(doc=doc, boards=_leaderboards(doc["rows"]), other=other)
-    out_html.write_text(html)
-    return out_html
+    return _write_atomic(out_html or store_path.with_name("index.html"), render_report(store_path))
 
 
 def write_index(reports_dir):
-    """Refresh ``reports/index.html``: one line per report found below ``reports_dir``."""
+    """Refresh ``reports_dir/index.html``: one row per ``*/results.sqlite`` found below it."""
     reports_dir = Path(reports_dir)
     entries = []
     for path in sorted(reports_dir.glob("*/results.sqlite")):
-        doc = _load(path)
-        n_ok = sum(r.get("status") == "ok" for r in doc["rows"])
-        entries.append({"suite": doc["suite"], "href": f"{path.parent.name}/index.html",
-                        "date": doc["finished"], "n_ok": n_ok, "n_rows": len(doc["rows"])})
-    out = reports_dir / "index.html"
-    out.write_text(_env.get_template("index.html.j2").render(entries=entries))
-    return out
+        summary = build_summary(path)
+        entries.append({**summary, "href": f"{path.parent.name}/index.html"})
+    html = _env.get_template("index.html.j2").render(entries=entries, csp=CSP, sort_js=Markup(SORT_JS))
+    return _write_atomic(reports_dir / "index.html", html)
