@@ -115,6 +115,10 @@ def test_figures_are_accessible_and_tables_have_header_cells(report):
         title_id, desc_id = svg.attrs["aria-labelledby"].split()
         assert svg.find("title", id=title_id).text.strip() and svg.find("desc", id=desc_id).text.strip()
         assert fig.find("figcaption").text.strip()
+    captions = [" ".join(f.find("figcaption").text.split()) for f in figures]
+    assert ("Language modelling on synth: training log-likelihood (nats) during training. "
+            "hmm: log-likelihood -3000.00 -> -2390.00 over 4 points.") in captions  # HMM_HISTORY's ends
+    assert any(c.endswith("lstm: loss 4.00 -> 2.00 over 3 points, 3k tokens, 4.5 s.") for c in captions)
     ids = [n.attrs["id"] for n in root.iter() if "id" in n.attrs]
     assert len(ids) == len(set(ids)), "duplicate id in the page"
     for t in root.find_all("table"):
@@ -191,3 +195,43 @@ def test_cli_report_store_and_out(tmp_path, monkeypatch):
     assert res.exit_code == 2 and "not both" in res.output
     res = runner.invoke(app, ["report", "--store", str(tmp_path / "nope.sqlite")])
     assert res.exit_code == 2 and "no results store" in res.output
+
+
+def test_a_new_task_gets_its_own_section_and_figures(tmp_path, monkeypatch):
+    """A later task (e.g. a probe) registers a Section with its own figure; an unregistered one is generic."""
+    from matplotlib.figure import Figure
+
+    from report_fixture import _row
+    from seqbench.harness.store import Store
+    from seqbench.report import sections
+    from seqbench.report.figures import svg_inline
+
+    seen = {}
+
+    def horizon_figure(boards, prefix, styles):
+        seen["boards"] = [(d, sorted(e["model_id"] for e in entries)) for d, entries in boards]
+        fig = Figure()
+        fig.add_subplot().plot([1, 2, 4], [1.0, 0.9, 0.5], **{k: styles["lstm"][k] for k in ("color", "marker")})
+        return [svg_inline(fig, fig_id=f"{prefix}-0", title="accuracy against lag", desc="lstm holds to lag 2")]
+
+    monkeypatch.setitem(sections.SECTIONS, "lagprobe", sections.Section(
+        task="lagprobe", title="Lag probe", metric="horizon", better="higher", figures=horizon_figure))
+    path = tmp_path / "reports" / "probe" / "results.sqlite"
+    with Store(path) as store:
+        for i, (task, model_id, metrics) in enumerate([("lagprobe", "lstm", {"horizon": 2.0}),
+                                                       ("lagprobe", "kn3", {"horizon": 4.0}),
+                                                       ("mystery", "kn3", {"zeta": 0.25, "alpha": 3.0})]):
+            row = _row("synth", task, model_id, "ngram", 0)
+            row.update(metrics=metrics, fit_seconds=1.0 + i)
+            store.put(row)
+    root, _ = parse(write_report(path).read_text())
+    assert seen["boards"] == [("synth", ["kn3", "lstm"])]
+    assert root.find("figure", id="fig-task-0-own-0").find("figcaption").text == (
+        "accuracy against lag. lstm holds to lag 2")
+    lag = _body_rows(_table(root, "Lag probe on synth"))
+    assert [r[0] for r in lag] == ["kn3", "lstm"]  # higher horizon first
+    mystery = _table(root, "Task mystery on synth")
+    labels = [th.text for th in mystery.find("thead").iter("th")]
+    assert labels == ["model", "estimator", "seeds", "alpha", "± sd", "zeta", "± sd", "status"]
+    headline = " ".join(root.find("section", id="headline").text.split())
+    assert "best model kn3, horizon 4" in headline and "mystery" not in headline

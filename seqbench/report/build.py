@@ -68,6 +68,7 @@ def _entries(rows):
             "device": ", ".join(sorted({str(r.get("device")) for r in group if r.get("device")})),
             "threads": ", ".join(sorted({str(r.get("threads")) for r in group if r.get("threads") is not None})),
             "history": next((r["history"] for r in group if r.get("history")), None),
+            "rows": group,
         })
     return entries, problems
 
@@ -189,7 +190,8 @@ def history_curve(label, history):
     if not history:
         return None
     if all(isinstance(h, (int, float)) for h in history):
-        return {"label": label, "loss": [float(h) for h in history], "ylabel": "training log-likelihood (nats)"}
+        return {"label": label, "loss": [float(h) for h in history], "ylabel": "training log-likelihood (nats)",
+                "quantity": "log-likelihood"}
     if not all(isinstance(h, dict) for h in history):
         return None
     key = "loss" if any("loss" in h for h in history) else "log_likelihood"
@@ -197,7 +199,8 @@ def history_curve(label, history):
     if not points:
         return None
     curve = {"label": label, "loss": [float(h[key]) for h in points],
-             "ylabel": "training loss (nats/token)" if key == "loss" else "training log-likelihood (nats)"}
+             "ylabel": "training loss (nats/token)" if key == "loss" else "training log-likelihood (nats)",
+             "quantity": "loss" if key == "loss" else "log-likelihood"}
     for x in ("tokens_seen", "seconds"):
         if all(isinstance(h.get(x), (int, float)) for h in points):
             curve["tokens" if x == "tokens_seen" else "seconds"] = [float(h[x]) for h in points]
@@ -236,7 +239,7 @@ def _sections(entries, problems):
             item = _headline_item(dataset, group, section, oracle) if section.metric else None
             if item:
                 items.append(item)
-        sections.append({"id": f"task-{i}", "task": task, "title": section.title, "intro": section.intro,
+        sections.append({"id": f"task-{i}", "task": task, "spec": section, "data": boards, "title": section.title, "intro": section.intro,
                          "limit": section.limit, "boards": tables, "curves": _curves(f"curve-{i}", section, boards),
                          "cost": _cost_table(f"cost-{i}", section, boards),
                          "scatter": _scatter(f"scatter-{i}", section, boards)})

@@ -36,8 +36,7 @@ _COLORS = ("#0072B2", "#CC79A7", "#882255", "#D55E00", "#000000", "#E69F00", "#0
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 _DASHES = ("-", "--", ":", "-.")
 _FIG_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
-_PANELS = {"tokens": ("tokens seen", "loss vs tokens seen"), "seconds": ("seconds", "loss vs seconds"),
-           "iteration": ("iteration", "loss vs iteration")}
+_PANELS = {"tokens": "tokens seen", "seconds": "seconds", "iteration": "iteration"}
 
 
 @dataclass(frozen=True)
@@ -122,8 +121,10 @@ def learning_curves(curves, *, fig_id, title, styles=None):
     Parameters
     ----------
     curves : list of dict
-        Keys ``label`` (str), ``loss`` (list of float), ``ylabel`` (str) and optional
-        ``tokens``, ``seconds`` (cumulative) and ``iteration``, each as long as ``loss``.
+        Keys ``label`` (str), ``loss`` (list of float: the values drawn), ``ylabel`` (str) and
+        optional ``quantity`` (what the values are, for panel titles and the text alternative;
+        default "loss", e.g. "log-likelihood"), ``tokens``, ``seconds`` (cumulative) and
+        ``iteration``, each as long as ``loss``.
         A curve without a panel's x is left out of that panel; non-finite points are dropped.
     fig_id, title : str
         As for :func:`svg_inline`.
@@ -141,6 +142,7 @@ def learning_curves(curves, *, fig_id, title, styles=None):
     styles = {**style_for(labels), **(styles or {})}
     keys = [k for k in ("tokens", "seconds") if any(k in s for s in series)] or ["iteration"]
     ylabel = " / ".join(dict.fromkeys(str(c.get("ylabel", "loss")) for c in curves))
+    quantity = " / ".join(dict.fromkeys(s["quantity"] for s in series))
     with matplotlib.rc_context(RC):
         fig = Figure(figsize=(6.4 if len(keys) == 2 else 4.8, 3.2), layout="constrained")
         for ax, key in zip(fig.subplots(1, len(keys), squeeze=False)[0], keys):
@@ -148,8 +150,7 @@ def learning_curves(curves, *, fig_id, title, styles=None):
                 keep = np.isfinite(s[key]) & np.isfinite(s["loss"])
                 ax.plot(s[key][keep], s["loss"][keep], label=s["label"], **styles[s["label"]],
                         markevery=max(1, int(keep.sum()) // 8))
-            xlabel, panel_title = _PANELS[key]
-            ax.set(xlabel=xlabel, ylabel=ylabel, title=panel_title)
+            ax.set(xlabel=_PANELS[key], ylabel=ylabel, title=f"{quantity} vs {_PANELS[key]}")
             if key == "tokens":
                 ax.xaxis.set_major_formatter(ticker.EngFormatter(sep=""))
         _legend(fig, [Line2D([], [], label=label, **styles[label]) for label in dict.fromkeys(labels)])
@@ -161,7 +162,8 @@ def _series(curve):
     """A curve's arrays: loss and each x it has (iteration defaults to 1..n)."""
     label = str(curve["label"])
     loss = np.asarray(curve["loss"], dtype=float).ravel()
-    out = {"label": label, "loss": loss, "iteration": np.arange(1.0, loss.size + 1)}
+    out = {"label": label, "loss": loss, "iteration": np.arange(1.0, loss.size + 1),
+           "quantity": str(curve.get("quantity", "loss"))}
     for key in ("tokens", "seconds", "iteration"):
         if curve.get(key) is not None:
             x = np.asarray(curve[key], dtype=float).ravel()
@@ -175,8 +177,8 @@ def _curve_sentence(s):
     """``"kn3: loss 5.10 -> 4.20 over 10 points, 1.2M tokens, 3.4 s."``"""
     loss = s["loss"][np.isfinite(s["loss"])]
     if not loss.size:
-        return f"{s['label']}: no finite loss values."
-    parts = [f"{s['label']}: loss {loss[0]:.2f} -> {loss[-1]:.2f} over {loss.size} point{'s' * (loss.size != 1)}"]
+        return f"{s['label']}: no finite {s['quantity']} values."
+    parts = [f"{s['label']}: {s['quantity']} {loss[0]:.2f} -> {loss[-1]:.2f} over {loss.size} point{'s' * (loss.size != 1)}"]
     for key, unit in (("tokens", " tokens"), ("seconds", " s")):
         x = s.get(key, np.array([]))
         x = x[np.isfinite(x)]

@@ -43,6 +43,8 @@ def _figures(doc):
         scatter = section["scatter"]
         section["scatter_svg"] = (quality_cost_scatter(scatter["panels"], fig_id=scatter["fig_id"],
                                                        title=scatter["title"], styles=styles) if scatter else None)
+        own = section["spec"].figures
+        section["task_svg"] = list(own(section["data"], f"{section['id']}-own", styles)) if own else []
     return doc
 
 

@@ -7,6 +7,7 @@ lists every metric it stored (no best-first order, no headline).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 __all__ = ["Section", "register_section", "section_for", "SECTIONS"]
@@ -32,6 +33,14 @@ class Section:
         One paragraph: units and definitions.
     limit : str
         What the ``oracle`` row means for this task (the limit other rows are a ratio to).
+    figures : callable or None
+        The task's own figures, drawn after its leaderboards:
+        ``figures(boards, fig_prefix, styles) -> list of FigureSVG`` where ``boards``
+        is a list of ``(dataset id, entries)``; an entry holds ``model_id``,
+        ``model``, ``seeds``, ``metrics`` (name -> (mean, sd)) and ``rows`` (the
+        stored rows it averages, with any extra fields the task wrote);
+        ``fig_prefix`` starts every figure id; ``styles`` maps model ids to the
+        page's markers and colours (:func:`seqbench.report.figures.style_for`).
     """
 
     task: str
@@ -41,6 +50,7 @@ class Section:
     columns: tuple = field(default_factory=tuple)
     intro: str = ""
     limit: str = "the generating model of the synthetic data"
+    figures: Callable | None = None
 
 
 SECTIONS: dict[str, Section] = {}
