@@ -168,6 +168,7 @@ def test_interrupted_render_keeps_the_previous_report(report, tmp_path, monkeypa
     with pytest.raises(KeyboardInterrupt):
         write_report(report["store"], out)
     assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["index.html"]
+    assert out.stat().st_mode & 0o777 == 0o644  # readable by others, like any written page
 
 
 def test_index_lists_every_report_with_counts_and_headline(tmp_path):
