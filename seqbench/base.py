@@ -76,6 +76,10 @@ class Tags:
     uses_vocab : bool
         Has a ``vocab`` parameter through which it reads token strings
         (e.g. suffixes of unknown words).
+    tagger_density : bool
+        After ``fit(X, y)`` the model is still a density over the tokens:
+        ``score_tokens`` marginalises the tags (a supervised HMM), so the
+        tagging task also reports its perplexity.
     """
 
     input_kind: str = "discrete"
@@ -88,6 +92,7 @@ class Tags:
     semi_supervised: bool = False
     neural: bool = False
     uses_vocab: bool = False
+    tagger_density: bool = False
 
 
 def get_tags(estimator) -> Tags:

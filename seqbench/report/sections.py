@@ -81,7 +81,9 @@ register_section(Section(
 
 register_section(Section(
     task="tagging", title="Tagging", metric="accuracy", better="higher",
-    columns=(("accuracy_known", "known words"), ("accuracy_unknown", "unknown words")),
+    columns=(("accuracy_known", "known words"), ("accuracy_unknown", "unknown words"),
+             ("perplexity", "word perplexity (tags marginalised)")),
     intro="Token accuracy of the predicted tags on the test split. Known words are those seen in "
-          "training; unknown words are scored separately because they show the unknown-word model.",
+          "training; unknown words are scored separately because they show the unknown-word model. "
+          "A tagger that is also a density over words (a supervised HMM) reports its word perplexity too.",
     limit="the generating model's own decoding of the hidden states"))

@@ -5,7 +5,8 @@ import time
 
 import numpy as np
 
-from ..metrics import token_accuracy_by_known
+from ..base import get_tags
+from ..metrics import perplexity, token_accuracy_by_known
 
 NAME = "tagging"
 
@@ -41,7 +42,7 @@ def evaluate(est, splits, split="test"):
     seconds = time.perf_counter() - t0
     acc = token_accuracy_by_known(part.y, pred, _known_masks(part.X, splits))
     n = sum(len(x) for x in part.X)
-    return {
+    result = {
         "accuracy": acc["overall"],
         "accuracy_known": acc["known"],
         "accuracy_unknown": acc["unknown"],
@@ -50,3 +51,6 @@ def evaluate(est, splits, split="test"):
         "eval_seconds": seconds,
         "tokens_per_s": n / seconds if seconds > 0 else float("inf"),
     }
+    if get_tags(est).tagger_density:  # a supervised density (HMM): its perplexity with the tags marginalised
+        result["perplexity"] = perplexity(est.score_tokens(part.X))
+    return result
