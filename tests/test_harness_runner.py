@@ -27,7 +27,7 @@ ROW_FIELDS = {"key", "dataset", "task", "model_id", "model", "seed", "cell_seed"
 
 # ------------------------------------------------------------------------------ helpers
 def suite_cells(models, seeds=(0,), datasets=None):
-    doc = {"name": "t", "seeds": list(seeds),
+    doc = {"name": "t", "seeds": list(seeds), "tasks": ["lm", "tagging"],
            "datasets": datasets or [{"name": "synthetic-hmm", "options": TINY}], "models": models}
     return expand_cells(parse_suite(doc))
 
@@ -191,7 +191,8 @@ def test_failed_row_of_an_exception_raised_outside_the_cell():
 # ---------------------------------------------------------------------------- run_cells
 GRID = [{"id": "kn2", "model": "ngram", "params": {"order": 2}},
         {"id": "hmm", "model": "hmm", "params": {"n_states": 3, "n_iter": 3}},
-        {"id": "bad", "model": "ngram", "params": {"order": 0}, "tasks": ["lm"]}]
+        {"id": "bad", "model": "ngram", "params": {"order": 0}, "tasks": ["lm"]},
+        {"id": "kf", "model": "kalman", "params": {"state_dim": 1}}]  # continuous: n/a on both tasks
 
 
 def metrics_by_key(store):
@@ -209,7 +210,7 @@ def expected_counts(cells):
 def test_backends_agree_and_reruns_skip_done_cells(tmp_path):
     cells = suite_cells(GRID, seeds=(0, 1))
     n_ok, n_failed, n_na = expected_counts(cells)
-    assert n_ok >= 6 and n_failed == 2 and n_na == 2  # hmm x tagging is n/a for both seeds
+    assert n_ok >= 8 and n_failed == 2 and n_na == 4  # kf x (lm, tagging) is n/a for both seeds
     results = {}
     for backend, n_jobs in (("sequential", 1), ("loky", 2), ("dask", 2)):
         with Store(tmp_path / f"{backend}.sqlite") as store:

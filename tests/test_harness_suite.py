@@ -57,7 +57,8 @@ def test_bundled_suite_loads_and_expands(name):
     suite = load_suite(name)
     cells = _model_cells(expand_cells(suite))
     oracles = [c for c in expand_cells(suite) if c.model == "oracle"]
-    assert {(c.dataset, c.task) for c in oracles} == {("synthetic-hmm", "lm"), ("synthetic-hmm", "tagging")}
+    assert {(c.dataset, c.task) for c in oracles} == {("synthetic-hmm", "lm"), ("synthetic-hmm", "tagging"),
+                                                      ("synthetic-lgssm", "continuous")}
     # one cell per dataset x (task of the model) x seed, for every model
     assert len(cells) == sum(len(suite.datasets) * len(m.tasks) * len(suite.seeds) for m in suite.models)
     assert len({c.key for c in cells}) == len(cells)
@@ -134,7 +135,8 @@ BROKEN = [
      "models[0].params.order", "not supported"),
     (DATASET + MODEL + MODEL, "models[1].id", "duplicate id"),
     (DATASET + MODEL + MODEL.replace('"kn3"', '"kn3b"'), "models[1]", "same model and parameters"),
-    (DATASET + HMM_ENTRY + 'tasks = ["tagging"]\n', "models[0].tasks[0]", "not a tagger"),
+    (DATASET + HMM_ENTRY.replace('"hmm"', '"kalman"') + 'tasks = ["tagging"]\n', "models[0].tasks[0]",
+     "not a tagger"),
     (DATASET + HMM_ENTRY + 'tasks = ["pos"]\n', "models[0].tasks[0]", "unknown task"),
     ('tasks = ["lm"]\n' + DATASET + HMM_ENTRY + 'tasks = ["tagging"]\n', "models[0].tasks[0]",
      "not among the suite's tasks"),
@@ -187,29 +189,34 @@ id = "tagger"
 model = "ngram"
 tasks = ["tagging"]
 [[models]]
-id = "hmm"
-model = "hmm"
+id = "kf"
+model = "kalman"
 """
 
 
 def test_grid_counts_and_na_reasons(tmp_path):
     cells = _cells(tmp_path, NA_SUITE)
-    # models x their tasks: lm(1) + tagger(1) + hmm(2) = 4 per dataset and seed; 3 datasets, 2 seeds
-    assert len(cells) == 4 * 3 * 2
+    # models x their tasks: lm(1) + tagger(1) + kf(3: lm, tagging, continuous) = 5 per dataset and seed;
+    # 3 datasets, 2 seeds
+    assert len(cells) == 5 * 3 * 2
     status = {(c.dataset, c.task, c.model_id): (c.status, c.reason) for c in cells if c.seed == 0}
+    not_discrete, not_tagger = ("n/a", "model is not a discrete density"), ("n/a", "model is not a tagger")
     expected = {
         ("ptb", "lm", "lm"): ("pending", None),
-        ("ptb", "lm", "hmm"): ("pending", None),
+        ("ptb", "lm", "kf"): not_discrete,
         ("ptb", "tagging", "tagger"): ("n/a", "dataset has no tags"),
-        ("ptb", "tagging", "hmm"): ("n/a", "model is not a tagger"),
+        ("ptb", "tagging", "kf"): not_tagger,
+        ("ptb", "continuous", "kf"): ("n/a", "dataset is not continuous"),
         ("treebank-pos", "lm", "lm"): ("pending", None),
-        ("treebank-pos", "lm", "hmm"): ("pending", None),
+        ("treebank-pos", "lm", "kf"): not_discrete,
         ("treebank-pos", "tagging", "tagger"): ("pending", None),
-        ("treebank-pos", "tagging", "hmm"): ("n/a", "model is not a tagger"),
+        ("treebank-pos", "tagging", "kf"): not_tagger,
+        ("treebank-pos", "continuous", "kf"): ("n/a", "dataset is not continuous"),
         ("nile", "lm", "lm"): ("n/a", "dataset is continuous"),
-        ("nile", "lm", "hmm"): ("n/a", "dataset is continuous"),
+        ("nile", "lm", "kf"): not_discrete,
         ("nile", "tagging", "tagger"): ("n/a", "dataset has no tags"),
-        ("nile", "tagging", "hmm"): ("n/a", "model is not a tagger"),
+        ("nile", "tagging", "kf"): not_tagger,
+        ("nile", "continuous", "kf"): ("pending", None),
     }
     assert status == expected
 
@@ -217,8 +224,8 @@ def test_grid_counts_and_na_reasons(tmp_path):
 def test_grid_order_is_dataset_task_model_seed(tmp_path):
     cells = _cells(tmp_path, NA_SUITE)
     order = [(c.dataset, c.task, c.model_id, c.seed) for c in cells]
-    assert order[:6] == [("ptb", "lm", "lm", 0), ("ptb", "lm", "lm", 1), ("ptb", "lm", "hmm", 0),
-                         ("ptb", "lm", "hmm", 1), ("ptb", "tagging", "tagger", 0), ("ptb", "tagging", "tagger", 1)]
+    assert order[:6] == [("ptb", "lm", "lm", 0), ("ptb", "lm", "lm", 1), ("ptb", "lm", "kf", 0),
+                         ("ptb", "lm", "kf", 1), ("ptb", "tagging", "tagger", 0), ("ptb", "tagging", "tagger", 1)]
     assert order == [(c.dataset, c.task, c.model_id, c.seed) for c in _cells(tmp_path, NA_SUITE)]
 
 
@@ -291,8 +298,9 @@ def test_user_corpus_by_path_expands_with_absolute_paths(tmp_path):
                                     "format": "text", "options": {"min_count": 1}}
     assert all(os.path.isabs(p) for c in cells for p in c.dataset_spec["paths"])
     status = {(c.dataset, c.task): c.status for c in cells}
-    assert status == {("mine", "lm"): "pending", ("mine", "tagging"): "n/a",
-                      ("mytags", "lm"): "pending", ("mytags", "tagging"): "pending"}
+    assert status == {("mine", "lm"): "pending", ("mine", "tagging"): "n/a", ("mine", "continuous"): "n/a",
+                      ("mytags", "lm"): "pending", ("mytags", "tagging"): "pending",
+                      ("mytags", "continuous"): "n/a"}
     # the spec is what the runner hands to load_corpus, and the stand-in agrees with the loaded data
     spec = mine[0].dataset_spec
     splits = load_corpus(spec["paths"], format=spec["format"], **spec["options"])
@@ -381,7 +389,8 @@ def test_parse_suite_accepts_a_dict():
     doc = {"datasets": [{"name": "nile"}], "models": [{"id": "a", "model": "hmm", "params": {"n_states": 2}}]}
     suite = parse_suite(doc, default_name="inline")
     assert suite.name == "inline" and suite.path is None
-    assert [c.reason for c in expand_cells(suite)] == ["dataset is continuous", "model is not a tagger"]
+    assert [c.reason for c in expand_cells(suite)] == [  # a categorical HMM on a continuous series
+        "dataset is continuous", "dataset has no tags", "model is not a continuous density"]
 
 
 def test_oracle_id_is_reserved_and_oracle_cells_need_no_model(tmp_path):

@@ -93,7 +93,9 @@ def synthetic_hmm(n_states=8, n_symbols=30, n_sequences=200, length=50, n_valid=
         ``X``: symbol ids, ``(length,)`` int64 arrays; ``y``: true states;
         ``vocab``: ``"s0" .. "s{n_symbols-1}"`` with ids equal to the symbols
         (no specials); ``tagset``: ``"h0" ..``; ``oracle``: the true
-        :class:`~seqbench.models.HMM` (fitted, from ``HMM.from_params``);
+        :class:`~seqbench.models.HMM` (fitted, from ``HMM.from_params``),
+        decoding with ``decoder="posterior"`` (the most probable state per
+        position: the Bayes-optimal token accuracy);
         ``info``: name, kind ``"synthetic"``, options, seed, true parameters.
     """
     from ..models.hmm import HMM  # lazily: importing the model families is heavier than the data layer
@@ -108,7 +110,7 @@ def synthetic_hmm(n_states=8, n_symbols=30, n_sequences=200, length=50, n_valid=
 
     rng = np.random.default_rng(seed)
     params = _random_hmm_params(rng, n_states, n_symbols, float(concentration))
-    oracle = HMM.from_params(*params)
+    oracle = HMM.from_params(*params, decoder="posterior")  # Bayes-optimal per-token state decoding
     X, S = oracle.sample(sum(sizes.values()), length, random_state=rng, return_states=True)
     X, S = _cut(X, sizes), _cut(S, sizes)
 
@@ -131,7 +133,7 @@ def synthetic_hmm(n_states=8, n_symbols=30, n_sequences=200, length=50, n_valid=
         "seed": seed,
         "true_params": {"startprob": params[0].tolist(), "transmat": params[1].tolist(),
                         "emissionprob": params[2].tolist()},
-        "oracle": "HMM.from_params(**true_params)",
+        "oracle": "HMM.from_params(**true_params, decoder='posterior')",
     }
     parts = {p: Split(X[p], y=S[p]) for p in PARTS}
     return Splits(parts["train"], parts["valid"], parts["test"], vocab=vocab, tagset=tagset,

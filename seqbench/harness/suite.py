@@ -139,7 +139,8 @@ _CONTINUOUS = DatasetProfile("continuous", "continuous", tagged=False)
 _KIND_PROFILES = {"lm": _LM, "tagging": _TAGGING, "continuous": _CONTINUOUS}
 _SYNTHETIC_PROFILES = {"synthetic-hmm": DatasetProfile("synthetic", "discrete", tagged=True,
                                                        oracle_tasks=("lm", "tagging")),
-                       "synthetic-lgssm": _CONTINUOUS}
+                       "synthetic-lgssm": DatasetProfile("continuous", "continuous", tagged=False,
+                                                         oracle_tasks=("continuous",))}
 _FORMAT_PROFILES = {"text": _LM, "conllu": _TAGGING, "tagged": _TAGGING}
 
 

@@ -1,5 +1,6 @@
 """seqbench model families, all behind the estimator contract in :mod:`seqbench.base`."""
 from .hmm import HMM
+from .kalman import Kalman
 from .ngram import NGram
 
-__all__ = ["HMM", "NGram"]
+__all__ = ["HMM", "Kalman", "NGram"]

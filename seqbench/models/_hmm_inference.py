@@ -1,30 +1,47 @@
-"""Batched HMM inference on padded arrays: forward, backward, Viterbi, ancestral sampling.
+"""Batched HMM inference on padded, time-major arrays: forward, backward (EM statistics), Viterbi, sampling.
 
-Pure functions, independent of the emission family: they take per-position
-log emission probabilities ``log_emit`` of shape ``(B, T, K)`` for a batch of
-``B`` sequences padded to ``T`` steps (padded steps hold 0, i.e. emission
-probability 1 in every state, which leaves the forward pass, the backward
-pass and the scores of real steps unchanged). Each function loops over time
-steps only; every step is one array operation for the whole batch, in float64.
+Pure functions, independent of the emission family. A bucket of ``B``
+sequences padded to ``T`` steps is processed one time step at a time, and
+every step is one array operation for the whole bucket, in float64. State
+quantities of one step have shape ``(K, B)`` (states first, sequences
+along the contiguous axis), so that sums and maxima over states reduce a
+non-last axis -- elementwise over contiguous rows, which numpy vectorises.
 
-An observation that has probability zero in every reachable state (possible
-only with structural zeros, e.g. an oracle built from given parameters) is
-reported in ``impossible`` as ``(row, step)`` and then treated as missing
-(emission probability 1), so that later steps stay defined and no NaN appears.
+Emissions come from a *source* (see :mod:`._hmm_emissions`) with
+
+- ``probs(t, out)``: ``(K, B)`` emission probabilities at step ``t``,
+  divided by ``exp(shift[t])`` so that densities of any magnitude stay in
+  range, and 1 at padded steps (which leaves the forward pass unchanged);
+- ``log_probs(t, out)``: ``(K, B)`` log emission probabilities, 0 at padded steps;
+- ``shift``: ``(T, B)`` array, or None for no shift;
+- optionally ``rescale(t, cols, pred)``: choose a new shift for the given
+  columns of step ``t`` from the predicted state distribution (when every
+  reachable state's scaled density underflowed to 0) and return the new
+  ``(K, len(cols))`` scaled probabilities.
+
+An observation with probability zero in every reachable state (possible
+only with structural zeros, e.g. a model built from given parameters) is
+reported in ``impossible`` as ``(row, step)``; the forward pass then treats
+it as missing (emission probability 1), so that later steps stay defined
+and no NaN appears.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["length_buckets", "forward", "posteriors", "viterbi", "CategoricalSampler"]
+__all__ = ["length_buckets", "Layout", "forward", "backward", "viterbi", "CategoricalSampler", "sample_states"]
+
+MAX_CELLS = 2**22  # values of (step, state, sequence) in one padded bucket: 32 MiB per float64 array
+_TORCH_MIN_SIZE = 2**13  # Viterbi: (K, B) arrays at least this large add rows with torch
 
 
-def length_buckets(lengths, n_states, max_cells=2**22):
+def length_buckets(lengths, n_states, max_cells=MAX_CELLS):
     """Group sequences of similar length for padded batches.
 
     Sequences are sorted by length; a bucket grows while the longest member
     is at most ``first + max(4, first // 4)`` steps (bounded padding) and the
-    padded batch holds at most ``max_cells`` values of ``n_states`` each.
+    padded batch holds at most ``max_cells`` values of ``n_states`` each
+    (a single sequence may exceed it).
 
     Parameters
     ----------
@@ -38,159 +55,237 @@ def length_buckets(lengths, n_states, max_cells=2**22):
         Indices into the input, one array per bucket.
     """
     order = np.argsort(lengths, kind="stable")
+    sorted_lengths = np.asarray(lengths)[order]
     buckets, start, n = [], 0, len(order)
     while start < n:
-        first = int(lengths[order[start]])
-        limit = first + max(4, first // 4)
-        end = start + 1
-        while end < n:
-            longest = int(lengths[order[end]])
-            if longest > limit or (end - start + 1) * longest * n_states > max_cells:
-                break
-            end += 1
+        first = int(sorted_lengths[start])
+        end = int(np.searchsorted(sorted_lengths, first + max(4, first // 4), side="right"))
+        longest = int(sorted_lengths[end - 1])
+        end = min(end, start + max(1, max_cells // (n_states * longest)))
         buckets.append(order[start:end])
         start = end
     return buckets
 
 
-def _shifted_emissions(log_emit):
-    """exp(log_emit - max over states), and that max (0 where every state has probability 0)."""
-    shift = log_emit.max(axis=2)  # (B, T)
-    shift = np.where(np.isfinite(shift), shift, 0.0)
-    with np.errstate(under="ignore"):
-        emit = np.exp(log_emit - shift[:, :, None])  # (B, T, K)
-    return emit, shift
+class Layout:
+    """Where the steps of a bucket of sequences lie in time-major padded arrays.
+
+    Parameters
+    ----------
+    lengths : ndarray of int, shape (B,)
+
+    Attributes
+    ----------
+    lengths : ndarray of int64, shape (B,)
+    n_steps : int
+        ``T``, the longest length.
+    valid : ndarray of bool, shape (T, B)
+        True at real (not padded) steps.
+    steps, rows : ndarray of int64, shape (sum lengths,)
+        Time step and batch row of every real step, sequence by sequence
+        (the order of the concatenated sequences).
+    """
+
+    def __init__(self, lengths):
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.n_steps = int(self.lengths.max())
+        starts = np.cumsum(self.lengths) - self.lengths
+        self.steps = np.arange(int(self.lengths.sum()), dtype=np.int64) - np.repeat(starts, self.lengths)
+        self.rows = np.repeat(np.arange(len(self.lengths), dtype=np.int64), self.lengths)
+        self.valid = np.zeros((self.n_steps, len(self.lengths)), dtype=bool)
+        self.valid[self.steps, self.rows] = True
+
+    def pad(self, concat, fill):
+        """Time-major padded array ``(T, B, ...)`` from the concatenated sequences ``(sum lengths, ...)``."""
+        out = np.full((self.n_steps, len(self.lengths)) + concat.shape[1:], fill, dtype=concat.dtype)
+        out[self.steps, self.rows] = concat
+        return out
+
+    def unpad(self, values):
+        """Per-sequence arrays ``values[:length_b, b]`` from a time-major ``(T, B, ...)`` array (views of one copy)."""
+        flat = values[self.steps, self.rows]
+        ends = np.cumsum(self.lengths).tolist()
+        return [flat[a:b] for a, b in zip([0] + ends[:-1], ends)]
 
 
-def forward(startprob, transmat, log_emit, store=False):
+def forward(startprob, transmat, source, store=False):
     """Scaled forward algorithm.
 
     Parameters
     ----------
     startprob : ndarray of shape (K,)
     transmat : ndarray of shape (K, K)
-    log_emit : ndarray of shape (B, T, K)
-        log p(x_t | state); 0 at padded steps.
+    source : emission source
+        See the module docstring.
     store : bool
-        Keep the filtered distributions and the scaled emissions (for the backward pass).
+        Keep the filtered distributions (for :func:`backward`).
 
     Returns
     -------
-    log_cond : ndarray of shape (B, T)
-        log p(x_t | x_<t): log of the scaling factor plus the emission shift;
-        -inf at impossible steps, 0 at padded steps.
-    state : dict
-        ``"impossible"`` (list of (row, step)); with ``store`` also
-        ``"alpha"`` (B, T, K) filtered distributions, ``"emit"`` (B, T, K)
-        and ``"scale"`` (B, T) for :func:`posteriors`.
+    scale : ndarray of shape (T, B)
+        ``c_t = p(x_t | x_<t) / exp(shift_t)``; 1 at padded and impossible steps.
+    alpha : ndarray of shape (T, K, B) or None
+        Filtered distributions ``p(state_t | x_<=t)`` (with ``store``).
+    impossible : list of (row, step)
     """
-    emit, shift = _shifted_emissions(log_emit)
-    n_batch, n_steps, n_states = emit.shape
-    scale = np.empty((n_batch, n_steps))
-    alpha_all = np.empty((n_batch, n_steps, n_states)) if store else None
-    impossible = []
-    pred = np.broadcast_to(startprob, (n_batch, n_states))
+    n_steps, n_batch, n_states = source.n_steps, source.n_batch, len(startprob)
+    trans_t = transmat.T
+    scale = np.empty((n_steps, n_batch))
+    alpha_all = np.empty((n_steps, n_states, n_batch)) if store else None
+    work = [np.empty((n_states, n_batch)), np.empty((n_states, n_batch))]
+    pred, buf = np.empty((n_states, n_batch)), np.empty((n_states, n_batch))
+    impossible, prev = [], None
     for t in range(n_steps):
+        alpha = alpha_all[t] if store else work[t & 1]
         if t:
-            pred = alpha @ transmat  # (B, K)
-        alpha = pred * emit[:, t]
-        c = alpha.sum(axis=1)
-        bad = ~(c > 0)
-        if bad.any():
-            rows = np.flatnonzero(bad)
-            impossible.extend((int(b), t) for b in rows)
-            alpha[rows] = pred[rows]
-            emit[rows, t] = 1.0
-            c[rows] = 1.0
-        alpha /= c[:, None]
-        scale[:, t] = c
-        if store:
-            alpha_all[:, t] = alpha
-    log_cond = np.log(scale) + shift
-    for b, t in impossible:
-        log_cond[b, t] = -np.inf
-    state = {"impossible": impossible}
-    if store:
-        state.update(alpha=alpha_all, emit=emit, scale=scale)
-    return log_cond, state
+            np.matmul(trans_t, prev, out=pred)  # (K, B)
+        else:
+            pred[:] = startprob[:, None]
+        np.multiply(pred, source.probs(t, buf), out=alpha)
+        c = alpha.sum(axis=0)
+        if not (c > 0).all() and hasattr(source, "rescale"):  # underflow of scaled densities: shift again
+            cols = np.flatnonzero(~(c > 0))
+            alpha[:, cols] = pred[:, cols] * source.rescale(t, cols, pred[:, cols])
+            c[cols] = alpha[:, cols].sum(axis=0)
+        if not (c > 0).all():
+            cols = np.flatnonzero(~(c > 0))
+            impossible.extend((int(b), t) for b in cols)
+            alpha[:, cols] = pred[:, cols]
+            c[cols] = 1.0
+        alpha *= 1.0 / c
+        scale[t] = c
+        prev = alpha
+    return scale, alpha_all, impossible
 
 
-def posteriors(transmat, state):
-    """Posterior state marginals from a stored forward pass (scaled backward pass).
+def backward(transmat, source, scale, alpha, valid, impossible=(), counts=False):
+    """Scaled backward pass: posterior marginals and, optionally, expected transition counts.
 
     Parameters
     ----------
     transmat : ndarray of shape (K, K)
-    state : dict
-        The second output of :func:`forward` with ``store=True``.
+    source, scale, alpha, impossible :
+        As used and returned by :func:`forward` with ``store=True``.
+    valid : ndarray of bool, shape (T, B)
+        True at real steps (see :class:`Layout`).
+    counts : bool
+        Also return the expected transition counts.
 
     Returns
     -------
-    gamma : ndarray of shape (B, T, K)
-        p(state_t | x_1..T); rows sum to 1 (padded steps are meaningless).
+    gamma : ndarray of shape (T, B, K)
+        ``p(state_t | x)``; 0 at padded steps.
+    xi : ndarray of shape (K, K) or None
+        ``sum_t p(state_{t-1} = i, state_t = j | x)`` over all steps and sequences.
     """
-    alpha, emit, scale = state["alpha"], state["emit"], state["scale"]
-    n_steps = alpha.shape[1]
-    gamma = np.empty_like(alpha)
-    beta = np.ones(alpha[:, 0].shape)  # (B, K)
-    gamma[:, -1] = alpha[:, -1]
-    for t in range(n_steps - 2, -1, -1):
-        beta = (emit[:, t + 1] * beta) @ transmat.T / scale[:, t + 1, None]
-        gamma[:, t] = alpha[:, t] * beta
-    gamma /= gamma.sum(axis=2, keepdims=True)
-    return gamma
+    n_steps, n_states, n_batch = alpha.shape
+    weight = valid / scale  # 1 / c_t at real steps, 0 at padded ones: a padded step passes nothing back
+    last = np.zeros((n_steps, n_batch))  # each sequence's last real step starts its own beta = 1
+    last[:-1] = valid[:-1] & ~valid[1:]
+    last[-1] = valid[-1]
+    missing = {}
+    for b, t in impossible:
+        missing.setdefault(t, []).append(b)
+    gamma = np.empty((n_steps, n_batch, n_states))
+    xi = np.zeros((n_states, n_states)) if counts else None
+    step_xi, r, buf = np.empty((n_states, n_states)), np.empty((n_states, n_batch)), np.empty((n_states, n_batch))
+    beta = np.repeat(last[-1][None], n_states, axis=0)  # (K, B)
+    for t in range(n_steps - 1, -1, -1):
+        np.multiply(alpha[t], beta, out=gamma[t].T)
+        if not t:
+            break
+        np.multiply(source.probs(t, buf), beta, out=r)
+        if t in missing:
+            r[:, missing[t]] = beta[:, missing[t]]
+        r *= weight[t]  # emit_t beta_t / c_t
+        if counts:
+            np.matmul(alpha[t - 1], r.T, out=step_xi)
+            xi += step_xi
+        np.matmul(transmat, r, out=beta)
+        beta += last[t - 1]
+    if counts:
+        xi *= transmat
+    return gamma, xi
 
 
-def viterbi(log_startprob, log_transmat, log_emit, lengths):
+def _column_adder(out, work, columns):
+    """``f(w, j)``: ``out = work[w] + columns[j]`` with ``columns[j]`` of shape (K, 1) broadcast along rows.
+
+    torch's CPU kernel vectorises this row broadcast about twice as fast as
+    numpy's on large arrays (the sums are the same IEEE additions); numpy
+    for small ones, where the per-call overhead dominates, and when torch is absent.
+    """
+    torch = None
+    if out.size >= _TORCH_MIN_SIZE:
+        try:
+            import torch
+        except ImportError:  # pragma: no cover - torch is a dependency
+            pass
+    if torch is None:
+        return lambda w, j: np.add(work[w], columns[j], out=out)
+    t_out, t_work, t_cols = torch.from_numpy(out), torch.from_numpy(work), torch.from_numpy(columns)
+    return lambda w, j: torch.add(t_work[w], t_cols[j], out=t_out)
+
+
+def viterbi(log_startprob, log_transmat, source, lengths):
     """Most likely state path per sequence (log-space Viterbi).
+
+    The forward sweep keeps only the best scores ``delta_t`` (for each
+    state, the maximum over the previous state of a ``(K, B)`` array,
+    reduced along its first axis); the back-pointer of the chosen state is
+    recomputed during the traceback from the stored ``delta_{t-1}`` (the
+    same sums, hence the same first maximising state), at ``O(K B)`` per step.
 
     Parameters
     ----------
     log_startprob : ndarray of shape (K,)
     log_transmat : ndarray of shape (K, K)
-    log_emit : ndarray of shape (B, T, K)
+    source : emission source
     lengths : ndarray of int, shape (B,)
-        True lengths; each path is traced back from its own last step.
 
     Returns
     -------
-    path : ndarray of int64, shape (B, T)
-        States; entries beyond a sequence's length are 0.
+    path : ndarray of int64, shape (T, B)
+        States; entries beyond a sequence's length are meaningless.
     log_prob : ndarray of shape (B,)
-        log p(best path, x) (impossible steps counted as missing).
+        log p(best path, x); -inf for an impossible sequence.
     impossible : list of (row, step)
+        The first step of each sequence at which every path has probability 0.
     """
-    n_batch, n_steps, n_states = log_emit.shape
-    rows = np.arange(n_batch)
+    n_steps, n_batch, n_states = source.n_steps, source.n_batch, len(log_startprob)
     ends = np.asarray(lengths) - 1
-    psi = np.zeros((n_batch, n_steps, n_states), dtype=np.int32 if n_states > 32767 else np.int16)
-    final = np.zeros(n_batch, dtype=np.int64)
-    log_prob = np.zeros(n_batch)
+    log_into = np.ascontiguousarray(log_transmat.T)[:, :, None]  # (K_to, K_from, 1): column j of A as a column
+    delta = np.empty((n_steps, n_states, n_batch))
+    # the sweep works in small contiguous buffers (cache-resident) and copies each step out
+    tmp, buf, work = np.empty((n_states, n_batch)), np.empty((n_states, n_batch)), np.empty((2, n_states, n_batch))
+    prev = work[0]
+    np.add(log_startprob[:, None], source.log_probs(0, buf), out=prev)
+    delta[0] = prev
+    add_column = _column_adder(tmp, work, log_into)
+    for t in range(1, n_steps):
+        cur = work[t & 1]
+        for j in range(n_states):
+            add_column(t & 1 ^ 1, j)  # tmp = delta_{t-1}(i) + log A[i, j], (K_from, B)
+            np.maximum.reduce(tmp, axis=0, out=cur[j])  # over a non-last axis: elementwise over rows
+        cur += source.log_probs(t, buf)
+        delta[t] = cur
+        prev = cur
+    rows = np.arange(n_batch)
+    log_prob = delta[ends, :, rows].max(axis=1)
     impossible = []
-    best = np.broadcast_to(log_startprob, (n_batch, n_states))
-    log_trans_t = np.ascontiguousarray(log_transmat.T)[None]  # (1, K_to, K_from)
-    for t in range(n_steps):
-        if t:
-            cand = delta[:, None, :] + log_trans_t  # (B, K_to, K_from): reduce the contiguous axis
-            arg = cand.argmax(axis=2)
-            psi[:, t] = arg
-            best = np.take_along_axis(cand, arg[:, :, None], axis=2)[:, :, 0]
-        delta = best + log_emit[:, t]
-        bad = np.isneginf(delta).all(axis=1)
-        if bad.any():
-            impossible.extend((int(b), t) for b in np.flatnonzero(bad))
-            delta = np.where(bad[:, None], best, delta)
+    for b in np.flatnonzero(np.isneginf(log_prob)):  # once every path is dead it stays dead: find where
+        impossible.append((int(b), int(np.isneginf(delta[:, :, b]).all(axis=1).argmax())))
+    path = np.empty((n_steps, n_batch), dtype=np.int64)
+    cur = np.zeros(n_batch, dtype=np.int64)
+    for t in range(n_steps - 1, -1, -1):
         done = ends == t
         if done.any():
-            final[done] = delta[done].argmax(axis=1)
-            log_prob[done] = delta[done].max(axis=1)
-    path = np.zeros((n_batch, n_steps), dtype=np.int64)
-    cur = final.copy()
-    for t in range(n_steps - 1, -1, -1):
-        active = t <= ends
-        path[active, t] = cur[active]
+            cur[done] = delta[t][:, done].argmax(axis=0)
+        path[t] = cur
         if t:
-            cur = np.where(active, psi[rows, t, cur], cur)
+            scores = np.take(log_into[:, :, 0], cur, axis=0)  # (B, K_from): log A[., cur_b]
+            scores += delta[t - 1].T
+            cur = scores.argmax(axis=1)
     return path, log_prob, impossible
 
 
@@ -221,3 +316,13 @@ class CategoricalSampler:
         target = np.minimum(target, np.nextafter(rows + 1.0, rows))  # r + u may round up to r + 1
         idx = np.searchsorted(self._table, target, side="right") - rows * self.n_cols
         return np.minimum(idx, self.n_cols - 1)
+
+
+def sample_states(startprob, transmat, n_sequences, length, rng):
+    """State paths ``(n_sequences, length)`` of a Markov chain, all sequences at once, one step at a time."""
+    states = np.empty((n_sequences, length), dtype=np.int64)
+    states[:, 0] = CategoricalSampler(startprob[None]).draw(np.zeros(n_sequences), rng)
+    step = CategoricalSampler(transmat)
+    for t in range(1, length):
+        states[:, t] = step.draw(states[:, t - 1], rng)
+    return states

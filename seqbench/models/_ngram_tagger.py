@@ -43,6 +43,7 @@ import numbers
 import numpy as np
 
 from ..exceptions import ConfigError, NotFittedError, ResourceLimitError, UnknownSymbolError
+from ._lattice import ChunkLayout, backtrack, chunk_sentences, segment_argmax
 from ._suffix import SuffixModel, _ragged_arange
 
 __all__ = ["NGramTaggerCore"]
@@ -57,14 +58,6 @@ def _lookup(keys, queries):
         return np.zeros(len(queries), np.int64), np.zeros(len(queries), bool)
     idx = np.minimum(np.searchsorted(keys, queries), len(keys) - 1)
     return idx, keys[idx] == queries
-
-
-def _segment_argmax(values, sizes):
-    """Per contiguous segment: the maximum and the first local index reaching it."""
-    starts = np.cumsum(sizes) - sizes
-    best = np.maximum.reduceat(values, starts)
-    local = np.where(values == np.repeat(best, sizes), _ragged_arange(sizes), np.iinfo(np.int64).max)
-    return np.minimum.reduceat(local, starts), best
 
 
 class _BackoffCounts:
@@ -349,116 +342,30 @@ class NGramTaggerCore:
             proba = self._conditional(tok, np.zeros((len(x), 0), np.int64))
             return np.split(proba.argmax(axis=1) if viterbi else proba, ends[:-1])
         out = np.zeros(len(x), np.int64) if viterbi else np.zeros((len(x), self.n_tags))
-        for sents in self._chunks(tok, lengths):
+        for sents in chunk_sentences(tok.size, lengths, self.order, EDGE_BUDGET):
             self._decode_chunk(tok, sents, ends - lengths, lengths, out, viterbi)
         if not viterbi:
             out /= out.sum(axis=1, keepdims=True)
         return np.split(out, ends[:-1])
 
-    def _chunks(self, tok, lengths):
-        """Sentences by decreasing length, grouped so each step has about EDGE_BUDGET edges at most."""
-        order = np.argsort(-lengths, kind="stable")
-        # most edges of a sentence at one step: max over windows of n tokens of prod(size)
-        logk = np.log(tok.size.astype(np.float64))
-        cs = np.concatenate([[0.0], np.cumsum(logk)])
-        starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
-        i = np.arange(len(logk))
-        window = cs[i + 1] - cs[np.maximum(starts, i - self.order + 1)]
-        edges = np.exp(np.maximum.reduceat(window, np.cumsum(lengths) - lengths))[order]
-        chunk = ((np.cumsum(edges) - edges) // EDGE_BUDGET).astype(np.int64)
-        return np.split(order, np.flatnonzero(np.diff(chunk)) + 1)
-
     def _decode_chunk(self, tok, sents, offsets, lengths, out, viterbi):
-        """Viterbi (tags into ``out``) or forward marginals (added to ``out``) for one chunk.
-
-        Sentences run side by side, longest first, one step per position;
-        at step ``i`` the first ``active[i]`` sentences are still running.
-        """
-        depth = self.order - 1
-        lens = lengths[sents]
-        T, m = int(lens[0]), len(sents)
-        steps = np.arange(T)
-        index = offsets[sents][:, None] + steps                  # (m, T) token index
-        pad = steps >= lens[:, None]
-        index[pad] = 0
-        # candidate count and pointer per position, boundary columns first: (m, depth + T)
-        size = np.hstack([np.ones((m, depth), np.int64), np.where(pad, 1, tok.size[index])])
-        ptr = np.hstack([np.zeros((m, depth), np.int64), np.where(pad, 0, tok.ptr[index])])
-        active = (lens[:, None] > steps).sum(axis=0)
-
-        state = np.zeros(m) if viterbi else np.ones(m)  # log delta / alpha of the start state
-        back, final = [], np.zeros(m, np.int64)
-        for i in range(T):
-            a, col = int(active[i]), i + depth
-            e = _Step(size[:a], ptr[:a], col, depth, tok.cand)
-            p = self._edge_proba(tok, index[e.sent, i], e.hist, e.tag, e.src, e.n_src)
+        """Viterbi (tags into ``out``) or forward marginals (added to ``out``) for one chunk."""
+        lay = ChunkLayout(sents, offsets, lengths, tok.size, tok.ptr, self.order - 1)
+        state = np.zeros(lay.m) if viterbi else np.ones(lay.m)  # log delta / alpha of the start state
+        back, final = [], np.zeros(lay.m, np.int64)
+        for i in range(lay.T):
+            e = lay.step(i, tok.cand)
+            p = self._edge_proba(tok, lay.index[e.sent, i], e.hist, e.tag, e.src, e.n_src)
             if viterbi:
                 with np.errstate(divide="ignore"):
-                    arg, state = _segment_argmax(state[e.src] + np.log(p), e.fan_in)
-                back.append((arg * e.rest[e.t_sent] + e.t_local // e.kc[e.t_sent], e.t_off))
-                ending = int(active[i + 1]) if i + 1 < T else 0
+                    arg, state = segment_argmax(state[e.src] + np.log(p), e.fan_in)
+                back.append((e.source_local(arg), e.t_off))
+                ending, a = lay.ending(i), int(lay.active[i])
                 if ending < a:  # sentences whose last position is i: best final state
-                    final[ending:a] = _segment_argmax(state[e.t_off[ending]:], e.n_tgt[ending:])[0]
+                    final[ending:a] = segment_argmax(state[e.t_off[ending]:], e.n_tgt[ending:])[0]
             else:
                 state = np.add.reduceat(state[e.src] * p, np.cumsum(e.fan_in) - e.fan_in)
-                tag = tok.cand[ptr[e.t_sent, col] + e.t_local % e.kc[e.t_sent]]
-                np.add.at(out, (index[e.t_sent, i], tag), state)
+                tag = e.target_tags()[:, 0]
+                np.add.at(out, (lay.index[e.t_sent, i], tag), state)
         if viterbi:
-            self._backtrack(back, final, active, size, ptr, index, tok.cand, out)
-
-    def _backtrack(self, back, final, active, size, ptr, index, cand, out):
-        """Follow the back-pointers from each sentence's best final state, writing tags."""
-        depth, T = self.order - 1, len(back)
-        cur = np.zeros(len(final), np.int64)  # current state index per sentence
-        for i in range(T - 1, -1, -1):
-            a = int(active[i])
-            ending = int(active[i + 1]) if i + 1 < T else 0
-            cur[ending:a] = final[ending:a]
-            col = i + depth
-            out[index[:a, i]] = cand[ptr[:a, col] + cur[:a] % size[:a, col]]
-            arg, t_off = back[i]
-            cur[:a] = arg[t_off + cur[:a]]
-
-
-class _Step:
-    """Edges of one decoding step for ``a`` sentences side by side.
-
-    A state is the tuple of the last ``depth`` tags, numbered in mixed radix
-    over the candidate counts (newest tag fastest). An edge goes from the
-    state ``(o, r)`` at step ``i - 1`` (``o`` the oldest tag) to ``(r, c)``
-    at step ``i``. Edges are grouped by target state, ``o`` varying fastest.
-
-    Attributes
-    ----------
-    sent, src, hist, tag : ndarray of shape (n_edges,), (n_edges, depth) for hist
-        Sentence, flat source-state index, previous tags (newest first), new tag.
-    fan_in : ndarray of shape (n_targets,)
-        Edges into each target state (its number of oldest-tag candidates).
-    t_sent, t_local, t_off, n_tgt, rest, kc, n_src
-        Target-state sentence and local index, per-sentence target offset and
-        count, count of middle states, candidates at this step, total sources.
-    """
-
-    def __init__(self, size, ptr, col, depth, cand):
-        a = len(size)
-        ko, self.kc = size[:, col - depth], size[:, col]
-        self.rest = size[:, col - depth + 1:col].prod(axis=1)  # states of the middle tags
-        n_prev = ko * self.rest
-        self.n_src = int(n_prev.sum())
-        prev_off = np.cumsum(n_prev) - n_prev
-        self.n_tgt = self.rest * self.kc
-        self.t_off = np.cumsum(self.n_tgt) - self.n_tgt
-        self.t_sent = np.repeat(np.arange(a), self.n_tgt)
-        self.t_local = _ragged_arange(self.n_tgt)
-        self.fan_in = ko[self.t_sent]
-        e_tgt = np.repeat(np.arange(len(self.t_sent)), self.fan_in)
-        s = self.sent = self.t_sent[e_tgt]
-        u = self.t_local[e_tgt]
-        src_local = _ragged_arange(self.fan_in) * self.rest[s] + u // self.kc[s]
-        self.src = prev_off[s] + src_local
-        self.hist = np.empty((len(s), depth), np.int64)
-        for lag in range(1, depth + 1):  # decode the source state's digits, newest first
-            radix = size[s, col - lag]
-            self.hist[:, lag - 1] = cand[ptr[s, col - lag] + src_local % radix]
-            src_local = src_local // radix
-        self.tag = cand[ptr[s, col] + u % self.kc[s]]
+            backtrack(back, final, lay, tok.cand, out)

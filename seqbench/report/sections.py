@@ -87,3 +87,18 @@ register_section(Section(
           "training; unknown words are scored separately because they show the unknown-word model. "
           "A tagger that is also a density over words (a supervised HMM) reports its word perplexity too.",
     limit="the generating model's own decoding of the hidden states"))
+
+register_section(Section(
+    task="continuous", title="Continuous sequences", metric="nll_per_step", better="lower",
+    columns=(("mse", "one-step MSE"), ("coverage", "90% interval coverage"),
+             ("state_mse", "state MSE (after a linear map fitted on train)")),
+    intro="NLL per step = minus the summed log-density of each observation given the past, divided by the "
+          "number of time steps with an observed value (natural logs, summed over dimensions; a density, so it "
+          "can be negative). One-step MSE and the coverage of the central 90% predictive interval are per "
+          "observed scalar. Real series (nile, sunspots, co2) are standardised with the training part's "
+          "statistics; the model is fitted on the first 80% and scores the rest as the series' continuation. "
+          "On synthetic data the state MSE compares smoothed states with the true ones, after the least-squares "
+          "linear map from the model's states to the true states fitted on train (a latent space is only "
+          "identified up to such a map); the oracle needs none.",
+    limit="the true linear-Gaussian system: its NLL per step is the entropy rate, and its smoother gives the "
+          "best possible state estimate"))
