@@ -55,8 +55,9 @@ class Tags:
 
     Attributes
     ----------
-    input_kind : {"discrete", "continuous"}
-        Token ids or float vectors.
+    input_kind : {"discrete", "continuous", "both"}
+        Token ids or float vectors; "both": ``fit`` decides from the data
+        (a neural network with an embedding or a linear input layer).
     density : bool
         ``fit(X)`` gives a density with ``score_tokens`` (perplexity, NLL).
     tagger : bool

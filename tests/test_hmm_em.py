@@ -132,3 +132,20 @@ def test_unsupervised_em_recovers_a_well_separated_model():
     np.testing.assert_allclose(model.emissionprob_[order], emit, atol=0.05)
     held_out = truth.sample(50, 50, random_state=9)
     assert model.score(held_out) == pytest.approx(truth.score(held_out), abs=0.01)
+
+
+def test_hmmlearn_engine_for_few_long_sequences_equals_the_batched_one():
+    """One long stream goes to hmmlearn's compiled E-step (engine="auto"); both engines give the same EM."""
+    rng = np.random.default_rng(7)
+    V, K = 6, 3
+    X = [rng.integers(0, V, size=n) for n in (400, 350)]
+    assert em.CategoricalData(X, V, K).hmmlearn is not None  # 2 sequences side by side: narrow
+    assert em.CategoricalData([rng.integers(0, V, size=20) for _ in range(200)], V, K).hmmlearn is None
+    init = em.random_init(np.random.default_rng(1), K, np.bincount(np.concatenate(X), minlength=V).astype(float))
+    runs = [em.categorical_em(em.CategoricalData(X, V, K, engine=e), init, n_iter=8, tol=-np.inf)
+            for e in ("batched", "hmmlearn")]
+    np.testing.assert_allclose(runs[0].history, runs[1].history, rtol=1e-10)
+    for name in ("startprob", "transmat", "emissionprob"):
+        np.testing.assert_allclose(runs[0].params[name], runs[1].params[name], rtol=0, atol=1e-8)
+    for field in ("start", "trans", "obs", "occupancy"):
+        np.testing.assert_allclose(getattr(runs[0].stats, field), getattr(runs[1].stats, field), rtol=1e-8)

@@ -22,7 +22,8 @@ Measurement notes
 -----------------
 - One intra-op thread: torch and every BLAS/OpenMP pool (threadpoolctl) are
   limited to one thread while the cell runs (parallelism comes from running
-  cells side by side); ``threads`` records torch's count.
+  cells side by side); ``threads`` records torch's count, or the model's
+  own ``n_threads_`` when it sets one (neural models).
 - ``peak_rss_mb`` is the process's peak resident set so far
   (``getrusage(RUSAGE_SELF).ru_maxrss``): it cannot be reset, so with worker
   reuse (loky, Dask) it is the peak of that worker over every cell it ran up
@@ -224,7 +225,9 @@ def _fit_and_evaluate(cell, splits, row):
         t0 = time.perf_counter()
         task.fit(est, splits)
         row["fit_seconds"] = time.perf_counter() - t0
-    row["device"] = str(est.get_params(deep=False).get("device", "cpu"))
+    # what the model ran on and with: its resolved device ("auto" -> "cpu"/"cuda") and its own thread count
+    row["device"] = str(getattr(est, "device_", None) or est.get_params(deep=False).get("device", "cpu"))
+    row["threads"] = int(getattr(est, "n_threads_", None) or row["threads"])
     row["n_parameters"] = _n_parameters(est)
     row["history"] = _history(est)
     t0 = time.perf_counter()

@@ -2,5 +2,6 @@
 from .hmm import HMM
 from .kalman import Kalman
 from .ngram import NGram
+from .rnn import GRU, LSTM, RNN
 
-__all__ = ["HMM", "Kalman", "NGram"]
+__all__ = ["HMM", "Kalman", "NGram", "RNN", "LSTM", "GRU"]

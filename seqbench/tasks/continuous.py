@@ -51,7 +51,7 @@ PARTS = ("train", "valid", "test")
 
 def applies(tags, splits) -> str | None:
     """None when the task applies, else the reason it does not."""
-    if tags.input_kind != "continuous" or not tags.density:
+    if tags.input_kind not in ("continuous", "both") or not tags.density:
         return "model is not a continuous density"
     info = splits.info
     if info.get("input_kind", info.get("kind")) != "continuous":

@@ -11,7 +11,7 @@ NAME = "lm"
 
 def applies(tags, splits) -> str | None:
     """None when the task applies, else the reason it does not."""
-    if tags.input_kind != "discrete" or not tags.density:
+    if tags.input_kind not in ("discrete", "both") or not tags.density:
         return "model is not a discrete density"
     if splits.info.get("kind") == "continuous":
         return "dataset is continuous"
