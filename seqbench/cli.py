@@ -70,7 +70,7 @@ def run(suite: str = typer.Argument("quick", help="bundled suite name or path to
     settings = {"backend": backend or spec.backend, "n_jobs": n_jobs or spec.n_jobs,
                 "scheduler": scheduler or spec.scheduler or None}
     with Store(path) as st, st.lock():
-        run_id = st.begin_run(run_info(spec, **settings), now())
+        run_id = st.begin_run({**run_info(spec, **settings), "cell_keys": sorted(c.key for c in cells)}, now())
         summary = _run_with_progress(run_cells, cells, st, retry_failed=retry_failed, **settings)
         st.end_run(run_id, dataclasses.asdict(summary), now())
     typer.echo(f"{summary.n_total} cells: {summary.n_skipped_done} already done, {summary.n_run} run "

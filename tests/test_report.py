@@ -236,3 +236,22 @@ def test_a_new_task_gets_its_own_section_and_figures(tmp_path, monkeypatch):
     assert labels == ["model", "estimator", "seeds", "alpha", "± sd", "zeta", "± sd", "status"]
     headline = " ".join(root.find("section", id="headline").text.split())
     assert "best model kn3, horizon 4" in headline and "mystery" not in headline
+
+
+def test_rows_outside_the_latest_runs_grid_are_left_out(tmp_path):
+    """A suite edited between runs: only the cells of the latest run's grid are its results."""
+    from report_fixture import _row
+    from seqbench.harness.store import Store
+
+    path = tmp_path / "reports" / "s" / "results.sqlite"
+    old, new = _row("synth", "lm", "kn3", "ngram", 0), _row("synth", "lm", "kn3", "ngram", 1)
+    old.update(metrics={"perplexity": 99.0})
+    new.update(metrics={"perplexity": 12.0})
+    with Store(path) as store:
+        store.put(old)
+        store.put(new)
+        store.begin_run({"suite": "s", "cell_keys": [new["key"]]}, "2026-01-02T00:00:00+00:00")
+    root, _ = parse(write_report(path).read_text())
+    rows = _body_rows(_table(root, "Language modelling on synth"))
+    assert [r[:4] for r in rows] == [["kn3", "ngram", "1", "12"]]  # one seed, the current one
+    assert "1 older rows of cells no longer in the suite" in " ".join(root.find("header").text.split())

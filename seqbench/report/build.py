@@ -334,10 +334,26 @@ def _provenance(rows, runs):
 
 
 # ============================================================================ public
+def _current(rows, runs):
+    """The rows of the latest run's grid (when it recorded one) and how many older rows were left out.
+
+    A suite edited between runs leaves rows whose keys its grid no longer has
+    (other parameters, a changed model): they stay in the store but are not
+    the suite's results any more.
+    """
+    keys = next((r["info"].get("cell_keys") for r in reversed(runs) if r["info"].get("cell_keys")), None)
+    if keys is None:
+        return rows, 0
+    keys = set(keys)
+    kept = [r for r in rows if r["key"] in keys]
+    return kept, len(rows) - len(kept)
+
+
 def build_report(store_path):
     """The report data of one store (see the module docstring); deterministic for the same store."""
     store_path = Path(store_path)
     rows, runs = _load(store_path)
+    rows, n_superseded = _current(rows, runs)
     entries, problems = _entries(rows)
     sections, headline = _sections(entries, problems)
     latest_info = next((r["info"] for r in reversed(runs)), {})
@@ -347,7 +363,7 @@ def build_report(store_path):
         "suite": latest_info.get("suite") or store_path.parent.name,
         "description": latest_info.get("description") or "",
         "started": times[0] if times else "", "finished": times[-1] if times else "",
-        "counts": counts, "n_rows": len(rows), "model_ids": sorted({r["model_id"] for r in rows}), "headline": headline, "sections": sections,
+        "counts": counts, "n_rows": len(rows), "n_superseded": n_superseded, "model_ids": sorted({r["model_id"] for r in rows}), "headline": headline, "sections": sections,
         "reproduction": _reproduction(latest_info.get("targets") or [], entries, problems),
         "datasets": _dataset_cards(rows), "provenance": _provenance(rows, runs),
     }
