@@ -10,6 +10,22 @@ with boundary tags ``t_i = BOS`` for ``i <= 0`` and ``t_{T+1} = EOS``: every
 sentence starts in the boundary state and ends with an end-of-sentence
 transition.
 
+Refined states
+--------------
+With ``words`` the hidden "tags" ``t_i`` above are *states* that refine the
+tags (:func:`refine_states`): each tag is split by the capitalisation of its
+word (TnT, Brants 2000, section 2.4), and the frequent ambiguous words get
+states of their own, one per (word, tag) pair (a specialised HMM, Pla and
+Molina 2004), so that the transitions see e.g. "has"/AUX and "has"/VERB,
+"that"/PRON and "that"/SCONJ as different histories. A state is a function
+of (word, tag), so training is unchanged (counting over the state stream)
+and the model is still a generative HMM; ``predict`` maps the best state
+path to its tags and ``predict_proba`` sums the state marginals of each tag.
+Everything below speaks of tags, meaning states where they differ. On
+``ud-ewt`` (UPOS, order 2, valid) the refinement lifts accuracy from 92.8%
+to 93.9%; on ``treebank-pos`` and ``conll2000-pos`` it changes it by less
+than 0.1 point (valid). Without ``words`` the states are the tags.
+
 Transitions (Brants 2000, section 2.2). Relative frequencies over the
 training tag stream (EOS counted as a tag; ``N`` = tokens + sentences) are
 interpolated with context-independent weights::
@@ -188,6 +204,63 @@ def interpolated_transitions(counts, lambdas):
     return q
 
 
+def refine_states(x, t, n_tags, capital=None, lexical_states=0, min_count=10):
+    """Hidden states that refine each tag by the capitalisation and, for frequent ambiguous words, the word.
+
+    States ``[0, n_tags)`` are the tags of lower-case words (all words when
+    ``capital`` is None or no training word is capitalised), ``[n_tags,
+    2 n_tags)`` the same tags on capitalised words (TnT's capitalisation
+    split, Brants 2000, section 2.4), then one state per *specialised*
+    (word, tag) pair (a specialised HMM, Pla and Molina 2004). Words are
+    ranked by ``count - count of their most frequent tag`` (the tokens a
+    one-tag lexicon gets wrong); a word whose tags of count >= ``min_count``
+    number two or more gets one state per such tag, until
+    ``lexical_states`` states are spent (its rarer tags stay with the base
+    states). A state is a function of (word, tag), so the model stays an HMM
+    whose transitions see the refined history.
+
+    Parameters
+    ----------
+    x, t : ndarray of int64, shape (n_tokens,)
+        Word and tag ids.
+    n_tags : int
+    capital : ndarray of bool, shape (vocab_size,) or None
+        Whether each word id is capitalised.
+    lexical_states : int
+    min_count : int
+
+    Returns
+    -------
+    state : ndarray of int64, shape (n_tokens,)
+    state_tag : ndarray of int64, shape (n_states,)
+        The tag of every state.
+    """
+    K = n_tags
+    split = capital is not None and bool(capital[x].any())
+    state = t + K * capital[x] if split else t.copy()
+    state_tag = np.arange(K * (1 + split), dtype=np.int64) % K
+    if lexical_states <= 0 or not len(t):
+        return state, state_tag
+    pairs, inverse, pair_count = np.unique(x * K + t, return_inverse=True, return_counts=True)
+    word, tag = pairs // K, pairs % K
+    words, word_of_pair = np.unique(word, return_inverse=True)
+    total = np.bincount(word_of_pair, weights=pair_count)
+    top = np.zeros(len(words))
+    np.maximum.at(top, word_of_pair, pair_count)
+    good = pair_count >= min_count
+    n_good = np.bincount(word_of_pair[good], minlength=len(words))
+    cand = np.flatnonzero((n_good >= 2) & (total > top))
+    cand = cand[np.argsort(-(total - top)[cand], kind="stable")]
+    chosen = np.zeros(len(words), bool)
+    chosen[cand[np.cumsum(n_good[cand]) <= lexical_states]] = True
+    special = np.flatnonzero(good & chosen[word_of_pair])  # pairs in word order
+    pair_state = np.full(len(pairs), -1, np.int64)
+    pair_state[special] = len(state_tag) + np.arange(len(special))
+    tok_state = pair_state[inverse.reshape(-1)]
+    state = np.where(tok_state >= 0, tok_state, state)
+    return state, np.concatenate([state_tag, tag[special]])
+
+
 class _Candidates:
     """Candidate tags of each token, ``cand[ptr[k] : ptr[k] + size[k]]``, with ``emit`` alongside.
 
@@ -237,28 +310,40 @@ class HMMTaggerCore:
         of the word's best gets probability 0 (part of the model, so
         inference stays exact; it halves the lattice and changed no tag on
         ``treebank-pos``). 0 keeps every tag.
+    split_case : bool, default=True
+        Split every tag by the capitalisation of its word (needs ``words``).
+    lexical_states : int, default=100
+        At most this many states of specialised (word, tag) pairs (needs
+        ``words``; 0: none). Both refinements are trimmed to the size limit
+        of ``trans_``.
+    lexical_min_count : int, default=10
+        A (word, tag) pair needs this many training tokens to be specialised.
 
     Attributes
     ----------
+    n_states_ : int
+        Number of hidden states (``n_tags`` without refinement).
+    state_tag_ : ndarray of int64, shape (n_states_,)
+        The tag of each state.
     lambdas_ : ndarray of shape (order + 1,)
         Interpolation weights, unigram first.
-    trans_ : ndarray of shape (n_tags + 1,) * (order + 1)
-        ``trans_[h_n, .., h_1, c] = P(c | history)``; index ``n_tags`` is BOS
-        in a history and EOS as the outcome.
-    tag_count_ : ndarray of shape (n_tags,)
-    tag_prior_ : ndarray of shape (n_tags,)
-        Relative tag frequency over training tokens.
+    trans_ : ndarray of shape (n_states_ + 1,) * (order + 1)
+        ``trans_[h_n, .., h_1, c] = P(c | history)`` over states; index
+        ``n_states_`` is BOS in a history and EOS as the outcome.
+    tag_count_ : ndarray of shape (n_states_,)
+    tag_prior_ : ndarray of shape (n_states_,)
+        Relative state frequency over training tokens.
     word_count_ : ndarray of shape (vocab_size,)
-    emissionprob_ : ndarray of shape (n_tags, vocab_size)
+    emissionprob_ : ndarray of shape (n_states_, vocab_size)
         Density emissions of the known words (Witten-Bell discounted).
-    unknown_emissionprob_ : ndarray of shape (n_tags,)
+    unknown_emissionprob_ : ndarray of shape (n_states_,)
         Density mass of the unknown-word class; ``emissionprob_.sum(1) +
-        unknown_emissionprob_ == 1`` (a tag never seen puts all its mass there).
+        unknown_emissionprob_ == 1`` (a state never seen puts all its mass there).
     startprob_, transmat_, endprob_ : ndarray, order 1 only
-        ``P(t_1 | BOS)`` and ``P(t_i | t_{i-1})`` given that the sentence
-        goes on (rows sum to 1), shapes (n_tags,) and (n_tags, n_tags), and
-        ``P(EOS | t)`` of shape (n_tags,).
-    rare_tag_prior_ : ndarray of shape (n_tags,)
+        ``P(s_1 | BOS)`` and ``P(s_i | s_{i-1})`` given that the sentence
+        goes on (rows sum to 1), shapes (n_states_,) and (n_states_,
+        n_states_), and ``P(EOS | s)`` of shape (n_states_,).
+    rare_tag_prior_ : ndarray of shape (n_states_,)
         Tag distribution of the tokens of rare training words (the guess without ``words``).
     unknown_ : UnknownWordModel or None
         None without ``words``.
@@ -266,7 +351,7 @@ class HMMTaggerCore:
 
     def __init__(self, order, n_tags, vocab_size, words=None, max_suffix=10, rare_threshold=10,
                  decoder="viterbi", suffix_smoothing=5.0, word_shapes=True, smooth_rare=2, smooth_weight=1.0,
-                 guess_floor=1e-4):
+                 guess_floor=1e-4, split_case=True, lexical_states=100, lexical_min_count=10):
         self.order = order
         self.n_tags = n_tags
         self.vocab_size = vocab_size
@@ -279,11 +364,14 @@ class HMMTaggerCore:
         self.smooth_rare = smooth_rare
         self.smooth_weight = smooth_weight
         self.guess_floor = guess_floor
+        self.split_case = split_case
+        self.lexical_states = lexical_states
+        self.lexical_min_count = lexical_min_count
 
     # ---------------------------------------------------------------- fitting
     def _check_params(self):
         for name, low in (("order", 1), ("n_tags", 1), ("vocab_size", 1), ("smooth_rare", 0), ("max_suffix", 0),
-                          ("rare_threshold", 0)):
+                          ("rare_threshold", 0), ("lexical_states", 0), ("lexical_min_count", 1)):
             val = getattr(self, name)
             if not isinstance(val, numbers.Integral) or isinstance(val, bool) or val < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {val!r}")
@@ -324,45 +412,65 @@ class HMMTaggerCore:
         _check_range(x, lengths, V, "X", f"training word ids must lie in [0, {V}) (vocab_size)")
         _check_range(t, lengths, K, "y", f"expected tags in [0, {K})")
 
-        counts = tag_ngram_counts(t, lengths, self.order, K)
+        if self.words is not None and x.max() >= len(self.words):
+            _check_range(x, lengths, len(self.words), "X", f"`words` names only ids in [0, {len(self.words)})")
+        t, self.state_tag_ = self._refine(x, t)
+        S = self.n_states_ = len(self.state_tag_)
+
+        counts = tag_ngram_counts(t, lengths, self.order, S)
         self.lambdas_ = deleted_interpolation(counts)
         self.trans_ = interpolated_transitions(counts, self.lambdas_)
-        self.tag_count_ = np.bincount(t, minlength=K).astype(np.float64)
+        self.tag_count_ = np.bincount(t, minlength=S).astype(np.float64)
         self.tag_prior_ = self.tag_count_ / len(t)
         self.word_count_ = np.bincount(x, minlength=V)
         if self.order == 1:
             self._set_first_order_params()
 
-        # lexicon: sorted (word, tag) pairs, so a word's tags are a slice
-        pairs, pair_count = np.unique(x * K + t, return_counts=True)
-        entry_word, self._lex_tag = pairs // K, pairs % K
+        # lexicon: sorted (word, state) pairs, so a word's states are a slice
+        pairs, pair_count = np.unique(x * S + t, return_counts=True)
+        entry_word, self._lex_tag = pairs // S, pairs % S
         self._lex_count = pair_count.astype(np.float64)
         self._lex_start = np.searchsorted(entry_word, np.arange(V + 1))
-        distinct = np.bincount(self._lex_tag, minlength=K).astype(np.float64)
+        distinct = np.bincount(self._lex_tag, minlength=S).astype(np.float64)
         denom = self.tag_count_ + distinct
         self._lex_tagging = self._lex_count / self.tag_count_[self._lex_tag]
         self._lex_density = self._lex_count / denom[self._lex_tag]
-        self.unknown_emissionprob_ = np.divide(distinct, denom, out=np.ones(K), where=denom > 0)
-        self.emissionprob_ = np.zeros((K, V))
+        self.unknown_emissionprob_ = np.divide(distinct, denom, out=np.ones(S), where=denom > 0)
+        self.emissionprob_ = np.zeros((S, V))
         self.emissionprob_[self._lex_tag, entry_word] = self._lex_density
 
         rare = self.word_count_[entry_word] <= self.rare_threshold
-        rare_mass = np.bincount(self._lex_tag[rare], weights=self._lex_count[rare], minlength=K)
+        rare_mass = np.bincount(self._lex_tag[rare], weights=self._lex_count[rare], minlength=S)
         self.rare_tag_prior_ = rare_mass / rare_mass.sum() if rare_mass.sum() > 0 else self.tag_prior_
         self.unknown_, self._string_id = None, {}
         if self.words is not None:
-            n = len(self.words)
-            if entry_word[-1] >= n:
-                _check_range(x, lengths, n, "X", f"`words` names only ids in [0, {n})")
             strings = [str(self.words[w]) for w in entry_word.tolist()]
             self.unknown_ = UnknownWordModel(self.max_suffix, self.rare_threshold, self.suffix_smoothing,
                                              shapes=bool(self.word_shapes))
-            self.unknown_.fit(strings, self._lex_tag, pair_count, n_tags=K)
+            self.unknown_.fit(strings, self._lex_tag, pair_count, n_tags=S)
             self._string_id = dict(zip(strings, entry_word.tolist()))
         return self
 
-    def _set_first_order_params(self):
+    def _refine(self, x, t):
+        """States of the training tokens and the tag of each state (:func:`refine_states`), within the size limit.
+
+        Without ``words`` the states are the tags.
+        """
         K = self.n_tags
+        if self.words is None:
+            return t, np.arange(K, dtype=np.int64)
+        most = int(np.floor(MAX_TRANS_CELLS ** (1.0 / (self.order + 1)) + 1e-9)) - 1  # states that fit
+        capital = None
+        if self.split_case and 2 * K <= most:
+            seen = np.unique(x)
+            capital = np.zeros(self.vocab_size, bool)
+            capital[seen] = [str(self.words[w])[:1].isupper() for w in seen.tolist()]
+        n_base = 2 * K if capital is not None and capital[x].any() else K
+        return refine_states(x, t, K, capital, min(int(self.lexical_states), most - n_base),
+                             int(self.lexical_min_count))
+
+    def _set_first_order_params(self):
+        K = self.n_states_
         go_on = 1.0 - self.trans_[:, K]  # (K + 1,): previous tag, BOS last
         safe = np.where(go_on > 0, go_on, 1.0)[:, None]
         rows = np.where(go_on[:, None] > 0, self.trans_[:, :K] / safe, self.tag_prior_)
@@ -380,14 +488,14 @@ class HMMTaggerCore:
 
     def _trans_index(self, hist, tag):
         """Flat index into ``trans_`` of (history newest first (E, order), outcome (E,))."""
-        W = self.n_tags + 1
+        W = self.n_states_ + 1
         idx = np.zeros(len(tag), np.int64)
         for lag in range(self.order - 1, -1, -1):
             idx = idx * W + hist[:, lag]
         return idx * W + tag
 
     def _end_index(self, tags):
-        return self._trans_index(tags, np.full(len(tags), self.n_tags))
+        return self._trans_index(tags, np.full(len(tags), self.n_states_))
 
     def _guessed_scores(self, ids):
         """``P(t | w) / P(t)`` scaled to a row maximum of 1 for words tagged via the unknown-word model.
@@ -395,7 +503,7 @@ class HMMTaggerCore:
         ``ids`` (n_ids,) are unknown words and known words seen at most
         ``smooth_rare`` times; the latter mix their counts with
         ``smooth_weight`` pseudo-occurrences of the unknown-word distribution.
-        Scores below ``guess_floor`` are set to 0. Returns (n_ids, n_tags).
+        Scores below ``guess_floor`` are set to 0. Returns (n_ids, n_states_).
         """
         if self.unknown_ is None:
             p = np.tile(self.rare_tag_prior_, (len(ids), 1))
@@ -403,10 +511,7 @@ class HMMTaggerCore:
             p = self.unknown_.predict_proba([str(self.words[w]) for w in ids.tolist()])
         rare = np.flatnonzero(self._known(ids))
         if len(rare):
-            lo, hi = self._lex_start[ids[rare]], self._lex_start[ids[rare] + 1]
-            ent = np.repeat(lo, hi - lo) + _ragged_arange(hi - lo)
-            counts = np.zeros((len(rare), self.n_tags))
-            counts[np.repeat(np.arange(len(rare)), hi - lo), self._lex_tag[ent]] = self._lex_count[ent]
+            counts = self._lexicon_rows(ids[rare])
             a = float(self.smooth_weight)
             p[rare] = (counts + a * p[rare]) / (counts.sum(axis=1, keepdims=True) + a)
         prior = self.tag_prior_
@@ -414,6 +519,14 @@ class HMMTaggerCore:
             log_s = np.where((prior > 0) & (p > 0), np.log(p) - np.log(prior), -np.inf)
         scores = np.exp(log_s - log_s.max(axis=1, keepdims=True))
         return np.where(scores >= self.guess_floor, scores, 0.0)
+
+    def _lexicon_rows(self, ids):
+        """Training counts of each known id over the states, shape (n_ids, n_states)."""
+        lo, hi = self._lex_start[ids], self._lex_start[ids + 1]
+        ent = np.repeat(lo, hi - lo) + _ragged_arange(hi - lo)
+        counts = np.zeros((len(ids), self.n_states_))
+        counts[np.repeat(np.arange(len(ids)), hi - lo), self._lex_tag[ent]] = self._lex_count[ent]
+        return counts
 
     def _sentence_initial_lowercase(self, x, lengths):
         """``x`` with each unknown capitalised sentence-initial word replaced by its known lower-case form."""
@@ -431,7 +544,7 @@ class HMMTaggerCore:
 
     def _candidates(self, x, lengths, density):
         """Candidate tags and emissions of every token (density or tagging emissions)."""
-        K, V = self.n_tags, self.vocab_size
+        K, V = self.n_states_, self.vocab_size
         if not density and self.words is not None:
             _check_range(x, lengths, len(self.words), "X", f"`words` names only ids in [0, {len(self.words)})")
             x = self._sentence_initial_lowercase(x, lengths)
@@ -497,7 +610,7 @@ class HMMTaggerCore:
         for _, lay in self._layouts(cands, lengths, EDGE_BUDGET, total=False):
             viterbi_chunk(lay, cands.cand, lambda e: log_trans[self._trans_index(e.hist, e.tag)] + log_emit[e.pos],
                           lambda tags: log_trans[self._end_index(tags)], out)
-        return _split(out, lengths)
+        return _split(self.state_tag_[out], lengths)
 
     def predict_proba(self, X):
         """Exact tag marginals (forward-backward with the tagging emissions).
@@ -559,7 +672,7 @@ class HMMTaggerCore:
         marginals : ndarray of shape (n_tokens, n_tags) or None
             Uniform in a sentence of probability zero (after an ImpossibleSequenceWarning).
         """
-        K = self.n_tags
+        K = self.n_states_
         cands = self._candidates(x, lengths, density)
         trans = self.trans_.reshape(-1)
         end_start = float(self.trans_[(K,) * (self.order + 1)])  # an empty sentence
@@ -577,8 +690,10 @@ class HMMTaggerCore:
             tok, tag, mass = (np.concatenate(a) for a in zip(*post))
             marg = np.bincount(tok * K + tag, mass, minlength=len(x) * K)
         marg = marg.reshape(len(x), K)
+        if K != self.n_tags:  # states -> their tags
+            marg = marg @ (self.state_tag_[:, None] == np.arange(self.n_tags)).astype(np.float64)
         total = marg.sum(axis=1, keepdims=True)
-        return scores, sent_ll, np.where(total > 0, marg / np.where(total > 0, total, 1.0), 1.0 / K)
+        return scores, sent_ll, np.where(total > 0, marg / np.where(total > 0, total, 1.0), 1.0 / self.n_tags)
 
 
 # ------------------------------------------------------------------ utilities

@@ -16,10 +16,11 @@ shorter suffix's estimate)::
 (``treebank-pos``, 76k training tokens) ``beta = 5`` tags 83% of the unknown
 words right against 78% with ``theta``.
 
-*Shapes.* Words containing a digit, words containing a hyphen (and no
-digit), and the rest get separate suffix models, each still split into
-capitalised and lower-case words as in TnT: "3-for-1", "third-quarter" and
-"quarter" end alike but take different tags.
+*Shapes.* Web and e-mail addresses, words containing a digit, words
+containing a hyphen (and no digit), and the rest get separate suffix
+models, each still split into capitalised and lower-case words as in TnT:
+"3-for-1", "third-quarter" and "quarter" end alike but take different
+tags, and "http://www.cnn.com/2005/..." is no number.
 
 Each shape's model is fitted on the lexicon entries of that shape only
 (rare words feed its suffix counts; its rare-word tag distribution is the
@@ -39,12 +40,15 @@ from ._suffix import SuffixModel, _is_capitalised
 
 __all__ = ["UnknownWordModel", "word_shape", "SHAPES"]
 
-SHAPES = ("word", "number", "hyphenated")
+SHAPES = ("word", "number", "hyphenated", "address")
 _DIGIT = re.compile(r"\d")
+_ADDRESS = re.compile(r"://|^www\.|@\w+\.|\.(?:com|org|net|edu|gov|html?)\b", re.IGNORECASE)
 
 
 def word_shape(word):
-    """0: plain word, 1: contains a digit, 2: contains a hyphen (and no digit)."""
+    """0: plain word, 1: contains a digit, 2: contains a hyphen (and no digit), 3: web or e-mail address."""
+    if _ADDRESS.search(word):
+        return 3
     if _DIGIT.search(word):
         return 1
     return 2 if "-" in word else 0
@@ -122,7 +126,7 @@ class UnknownWordModel:
     smoothing : float or "tnt", default=5.0
         ``beta`` of the count-aware abstraction, or Brants' ``theta`` rule.
     shapes : bool, default=True
-        Separate models for numbers, hyphenated words and other words.
+        Separate models for addresses, numbers, hyphenated words and other words.
 
     Attributes
     ----------
