@@ -50,7 +50,7 @@ def families():
         cls = getattr(attention, "Transformer", None)
         if cls is not None:
             wanted = {"embedding_dim": EMBED, "d_model": EMBED, "n_heads": 4, "n_layers": 2,
-                      "hidden_size": HIDDEN, "block_size": STEPS}
+                      "hidden_size": HIDDEN, "context": STEPS}
             names = cls().get_params()
             out.append(("Transformer", cls, {k: v for k, v in wanted.items() if k in names}))
     return out
@@ -109,8 +109,9 @@ def flops_per_token(name, module):
     if name in GATES:
         forward = 2 * (GATES[name] * HIDDEN * (EMBED + HIDDEN) + HIDDEN * (VOCAB + 1))
         return 3 * forward
-    matmul = sum(p.numel() for n, p in module.named_parameters() if p.dim() == 2 and "embed" not in n)
-    layers = sum(1 for n, _ in module.named_parameters() if n.endswith("attn.in_proj_weight")) or 2
+    matmul = sum(p.numel() for n, p in module.named_parameters()
+                 if p.dim() == 2 and "embed" not in n and "positions" not in n)
+    layers = module.body.n_layers
     return 6 * matmul + 6 * layers * STEPS * EMBED
 
 

@@ -1,7 +1,9 @@
 """seqbench model families, all behind the estimator contract in :mod:`seqbench.base`."""
+from .attention import AttentionLSTM, Transformer
 from .hmm import HMM
 from .kalman import Kalman
 from .ngram import NGram
 from .rnn import GRU, LSTM, RNN
+from .seq2seq import Seq2Seq
 
-__all__ = ["HMM", "Kalman", "NGram", "RNN", "LSTM", "GRU"]
+__all__ = ["HMM", "Kalman", "NGram", "RNN", "LSTM", "GRU", "AttentionLSTM", "Transformer", "Seq2Seq"]
