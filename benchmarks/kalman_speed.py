@@ -29,6 +29,7 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from _timing import timed
 from seqbench.data import load_dataset
 from seqbench.models import Kalman
 from seqbench.tasks import continuous as task
@@ -37,14 +38,6 @@ EM_VARS = ["transition_matrices", "observation_matrices", "transition_covariance
            "observation_covariance", "initial_state_mean", "initial_state_covariance"]
 
 
-def timed(fn, repeat=3):
-    """Best wall time of ``repeat`` runs, and the last result."""
-    best, result = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
 
 
 def row(name, *cells):
@@ -176,12 +169,12 @@ def speed():
     n = sum(len(x) for x in X)
     print(f"\nspeed: state 6, obs 3, spectral radius {ds.info['spectral_radius']:.3f}; 1 BLAS thread")
     row("filter (log-likelihood)", "sequences", "steps", "seconds", "steps/s", "seqbench / peer")
-    t_sb, scores = timed(lambda: est.score_tokens(X))
+    t_sb, scores = timed(lambda: est.score_tokens(X), repeat=3)
     rate_sb = n / t_sb
     row("seqbench score_tokens", 64, n, f"{t_sb:.4f}", f"{rate_sb:,.0f}", "1")
     ll_sb = [s.sum() for s in scores]
 
-    t_sm, ll_sm = timed(lambda: _statsmodels_loglik(p, X))
+    t_sm, ll_sm = timed(lambda: _statsmodels_loglik(p, X), repeat=3)
     row("statsmodels KalmanFilter.loglike", 64, n, f"{t_sm:.4f}", f"{n / t_sm:,.0f}", f"{rate_sb * t_sm / n:.1f}x")
 
     sub = X[0][:2000]
@@ -217,15 +210,15 @@ def speed():
             warnings.simplefilter("ignore")
             return Kalman(6, n_iter=n_iter, tol=0, init=p, min_covar=1e-12).fit(data)
 
-    t1, _ = timed(lambda: sb_em([one], 1))
-    t6, fit6 = timed(lambda: sb_em([one], 6))
+    t1, _ = timed(lambda: sb_em([one], 1), repeat=3)
+    t6, fit6 = timed(lambda: sb_em([one], 6), repeat=3)
     it_sb = (t6 - t1) / 5                                    # fit's fixed costs cancel
     row("seqbench Kalman.fit (per iteration)", 1, len(one), f"{it_sb:.4f}", f"{len(one) / it_sb:,.0f}", "1")
     t_pk_em, kf_em = timed(lambda: _peer_pykalman(p).em(one, n_iter=1, em_vars=EM_VARS), repeat=1)
     row("pykalman em(n_iter=1)", 1, len(one), f"{t_pk_em:.4f}", f"{len(one) / t_pk_em:,.0f}",
         f"{t_pk_em / it_sb:.1f}x")
-    t1, _ = timed(lambda: sb_em(X, 1))
-    t4, _ = timed(lambda: sb_em(X, 4))
+    t1, _ = timed(lambda: sb_em(X, 1), repeat=3)
+    t4, _ = timed(lambda: sb_em(X, 4), repeat=3)
     it_all = (t4 - t1) / 3
     row("seqbench Kalman.fit, all sequences", 64, n, f"{it_all:.4f}", f"{n / it_all:,.0f}",
         f"{(n / it_all) / (len(one) / t_pk_em):,.0f}x per step")

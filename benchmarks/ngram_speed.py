@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from _timing import timed
 from seqbench.models import NGram
 
 N_FIT_TOKENS = 300_000
@@ -53,14 +54,6 @@ def first_tokens(sentences, n):
     return out
 
 
-def timed(fn, repeat=1):
-    """Best wall time of ``repeat`` runs, and the last result."""
-    best, result = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
 
 
 def nltk_fit(sentences, order):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import require_corpus
+from _toy_tagging import noisy_tags
 from seqbench.exceptions import (ConfigError, ImpossibleSequenceWarning, InvalidSequenceError, NotFittedError,
                                  ResourceLimitError, UnknownSymbolError)
 from seqbench.models import _hmm_tagger
@@ -148,15 +149,7 @@ class Reference:
 def random_corpus(rng, n_sent=25, n_words=8, n_tags=3):
     """Tags depend on the word and the previous tag, with noise; word 0 opens every sentence (not rare)."""
     X = [[0] + rng.integers(0, n_words, rng.integers(0, 5)).tolist() for _ in range(n_sent)]
-    y = []
-    for xs in X:
-        ys, prev = [], 0
-        for w in xs:
-            t = (w + prev) % n_tags if rng.random() < 0.7 else int(rng.integers(n_tags))
-            ys.append(t)
-            prev = t
-        y.append(ys)
-    return X, y
+    return X, noisy_tags(rng, X, n_tags)
 
 
 SENTENCES = [[0, 9, 1, 2], [3], [8, 8], [4, 5, 0], [9, 1, 6, 7], [2, 0]]  # ids 8, 9 never trained

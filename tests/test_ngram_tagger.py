@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import require_corpus
+from _toy_tagging import noisy_tags
 from seqbench.exceptions import ConfigError, NotFittedError, ResourceLimitError, UnknownSymbolError
 from seqbench.models import _ngram_tagger
 from seqbench.models._ngram_tagger import NGramTaggerCore
@@ -92,16 +93,7 @@ def reference_conditional(X, y, order, n_tags, word, hist, S):
 
 def random_corpus(rng, n_sent=14, n_words=6, n_tags=3):
     X = [rng.integers(0, n_words, rng.integers(1, 7)).tolist() for _ in range(n_sent)]
-    # tags depend on the word and the previous tag, with noise
-    y = []
-    for xs in X:
-        ys, prev = [], 0
-        for w in xs:
-            t = (w + prev) % n_tags if rng.random() < 0.7 else int(rng.integers(n_tags))
-            ys.append(t)
-            prev = t
-        y.append(ys)
-    return X, y
+    return X, noisy_tags(rng, X, n_tags)
 
 
 WORDS = ["walk", "Talk", "sing", "Song", "bag", "rag", "Bing", "ring", "xylo"]  # ids 6.. are never trained

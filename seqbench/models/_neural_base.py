@@ -339,6 +339,13 @@ class NeuralSequenceEstimator(NeuralPredictMixin, SequenceEstimator):
             raise ConfigError("bptt does not apply to a classifier, which learns from each whole sequence")
 
     # ------------------------------------------------------------------ fit
+    def _start_fit(self):
+        """Check the training parameters and forget a previous fit; returns the loop's :class:`TrainConfig`."""
+        config = self._train_config()
+        for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+            delattr(self, name)
+        return config
+
     def fit(self, X, y=None):
         """Train on ``X`` (a density) or on ``(X, y)`` (a tagger or a classifier); see the module docstring.
 
@@ -351,9 +358,7 @@ class NeuralSequenceEstimator(NeuralPredictMixin, SequenceEstimator):
         -------
         self
         """
-        config = self._train_config()
-        for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
-            delattr(self, name)
+        config = self._start_fit()
         X = self._validate_fit_X(X)
         if self.input_kind_ == "continuous":
             cat = np.concatenate(X)

@@ -319,9 +319,7 @@ warmup_steps, lr_decay, clip_norm, valid_fraction, patience, random_state, devic
         -------
         self
         """
-        config = self._train_config()
-        for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
-            delattr(self, name)
+        config = self._start_fit()
         X, Y = self._check_pairs(X, Y)
         self.input_kind_ = "discrete"
         self.vocab_size_ = int(max(x.max() for x in X)) + 1
