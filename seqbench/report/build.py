@@ -149,6 +149,18 @@ def _headline_item(dataset, entries, section, oracle):
     return item
 
 
+def _not_applicable(table_id, section, rows):
+    """One table of the cells of datasets where the task applies to no model (each with its reason)."""
+    if not rows:
+        return None
+    columns = [column("dataset"), column("model"), column("estimator"), column("seed", numeric=True),
+               column("reason")]
+    body = [{"cells": [text_cell(r["dataset"]), text_cell(r["model_id"]), text_cell(r["model"]), num_cell(r["seed"]),
+                       text_cell(r.get("error_message") or "")], "status": "n/a", "note": None, "oracle": False}
+            for r in sorted(rows, key=lambda r: (r["dataset"], r["model_id"], r["seed"]))]
+    return table(table_id, f"{section.title}: datasets where the task applies to no model", columns, body)
+
+
 # ====================================================================== cost, curves
 def _cost_table(table_id, section, boards):
     columns = [column("dataset"), column("model"), column("parameters", numeric=True),
@@ -230,10 +242,13 @@ def _sections(entries, problems):
         section = section_for(task)
         datasets = sorted({d for t, d in (*entries, *problems) if t == task})
         boards, tables, items = [], [], []
+        not_applicable = []
         for j, dataset in enumerate(datasets):
-            group = entries.get((task, dataset), [])
-            board, oracle = _leaderboard(f"board-{i}-{j}", task, dataset, group, problems.get((task, dataset), []),
-                                         section)
+            group, trouble = entries.get((task, dataset), []), problems.get((task, dataset), [])
+            if not group and all(r["status"] == "n/a" for r in trouble):  # the task does not apply here at all
+                not_applicable += trouble
+                continue
+            board, oracle = _leaderboard(f"board-{i}-{j}", task, dataset, group, trouble, section)
             tables.append(board)
             boards.append((dataset, group))
             item = _headline_item(dataset, group, section, oracle) if section.metric else None
@@ -241,6 +256,7 @@ def _sections(entries, problems):
                 items.append(item)
         sections.append({"id": f"task-{i}", "task": task, "spec": section, "data": boards, "title": section.title, "intro": section.intro,
                          "limit": section.limit, "boards": tables, "curves": _curves(f"curve-{i}", section, boards),
+                         "not_applicable": _not_applicable(f"na-{i}", section, not_applicable),
                          "cost": _cost_table(f"cost-{i}", section, boards),
                          "scatter": _scatter(f"scatter-{i}", section, boards)})
         if items:
