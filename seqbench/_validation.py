@@ -13,7 +13,7 @@ import numpy as np
 
 from .exceptions import InvalidSequenceError, UnknownSymbolError
 
-__all__ = ["check_sequences", "check_tags", "to_concat", "from_concat", "pad_batch", "n_tokens"]
+__all__ = ["check_sequences", "check_tags", "to_concat", "from_concat", "pad_batch", "n_tokens", "as_generator"]
 
 
 def _first_bad(mask):
@@ -254,3 +254,10 @@ def pad_batch(X, pad_value=0, dtype=None):
     for i, x in enumerate(X):
         batch[i, : len(x)] = x
     return batch, lengths
+
+
+def as_generator(random_state):
+    """A numpy Generator from None, an int, a SeedSequence, a Generator or a legacy RandomState."""
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2**31 - 1))
+    return np.random.default_rng(random_state)

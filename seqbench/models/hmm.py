@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from .._validation import check_sequences, check_tags
+from .._validation import as_generator, check_sequences, check_tags
 from ..base import SequenceEstimator, Tags
 from ..exceptions import ConfigError, ImpossibleSequenceWarning, InvalidSequenceError
 from ..registry import register
@@ -35,13 +35,6 @@ from .ngram import _vocab_words
 __all__ = ["HMM"]
 
 DECODERS = ("viterbi", "posterior")
-
-
-def _as_generator(random_state):
-    """A numpy Generator from None, an int, a SeedSequence, a Generator or a legacy RandomState."""
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(2**31 - 1))
-    return np.random.default_rng(random_state)
 
 
 @register("hmm")
@@ -182,7 +175,7 @@ class HMM(SequenceEstimator):
         for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, name)  # a refit never keeps state of another mode
         X = self._validate_fit_X(X)
-        rng = _as_generator(self.random_state)
+        rng = as_generator(self.random_state)
         if y is None:
             return self._fit_em(X, rng)
         if self._continuous():
@@ -447,7 +440,7 @@ class HMM(SequenceEstimator):
         for name, value in (("n_sequences", n_sequences), ("length", length)):
             if not is_int(value, 1):
                 raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
-        rng = _as_generator(self.random_state if random_state is None else random_state)
+        rng = as_generator(self.random_state if random_state is None else random_state)
         states = inf.sample_states(self.startprob_, self.transmat_, n_sequences, length, rng)
         X, states = list(draw(self.emission, self._params(), states, rng)), list(states)
         return (X, states) if return_states else X

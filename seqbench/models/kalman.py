@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 from scipy.stats import norm
 
-from .._validation import check_sequences
+from .._validation import as_generator, check_sequences
 from ..base import SequenceEstimator, Tags
 from ..exceptions import ConfigError, ConvergenceWarning, InvalidSequenceError
 from ..registry import register
@@ -27,13 +27,6 @@ from ._kalman_smoother import smooth_masked, smooth_shared
 __all__ = ["Kalman"]
 
 _MISSING = ("error", "mask")
-
-
-def _as_generator(random_state):
-    """A numpy Generator from None, an int, a SeedSequence, a Generator or a legacy RandomState."""
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(2**31 - 1))
-    return np.random.default_rng(random_state)
 
 
 def _psd_root(M):
@@ -244,7 +237,7 @@ class Kalman(SequenceEstimator):
         self.n_features_ = X[0].shape[1]
         if all(np.isnan(x).all() for x in X):
             raise InvalidSequenceError("X holds no observed value (every entry is NaN)")
-        theta = self._start(X, _as_generator(self.random_state))
+        theta = self._start(X, as_generator(self.random_state))
         groups = make_groups(X, allow_masked=self.missing == "mask")
         check_memory(groups, self.state_dim)
         n_steps = sum(len(x) for x in X)
@@ -421,7 +414,7 @@ class Kalman(SequenceEstimator):
         for name, value in (("n_sequences", n_sequences), ("length", length)):
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
-        rng = _as_generator(self.random_state if random_state is None else random_state)
+        rng = as_generator(self.random_state if random_state is None else random_state)
         A, C, Q, R, x0, P0 = self._theta
         d, p = A.shape[0], C.shape[0]
         states = np.empty((length, n_sequences, d))
