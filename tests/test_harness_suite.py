@@ -229,6 +229,19 @@ def test_grid_order_is_dataset_task_model_seed(tmp_path):
     assert order == [(c.dataset, c.task, c.model_id, c.seed) for c in _cells(tmp_path, NA_SUITE)]
 
 
+def test_model_datasets_restrict_its_cells(tmp_path):
+    two = DATASET + '[[datasets]]\nid = "other"\nname = "synthetic-hmm"\noptions = { n_states = 2 }\n'
+    text = two + MODEL + 'datasets = ["other"]\n' + MODEL.replace('"kn3"', '"kn3b"').replace("order = 3", "order = 2")
+    cells = _model_cells(_cells(tmp_path, text))
+    assert sorted((c.model_id, c.dataset) for c in cells) == [("kn3", "other"), ("kn3b", "other"),
+                                                              ("kn3b", "synthetic-hmm")]
+    # the same model twice is fine when their datasets do not overlap, and an unknown id is named
+    same = two + MODEL + 'datasets = ["other"]\n' + MODEL.replace('"kn3"', '"again"') + 'datasets = ["synthetic-hmm"]\n'
+    assert len(_model_cells(_cells(tmp_path, same))) == 2
+    with pytest.raises(ConfigError, match=r"models\[0\]\.datasets\[0\].*nope"):
+        _load(tmp_path, two + MODEL + 'datasets = ["nope"]\n')
+
+
 def test_time_budget_defaults_and_override(tmp_path):
     text = '[defaults]\ntime_budget_s = 60\n' + DATASET + MODEL + HMM_ENTRY + "time_budget_s = 5\n"
     budgets = {c.model_id: c.time_budget_s for c in _cells(tmp_path, text)}

@@ -114,6 +114,31 @@ def test_cosine_schedule_with_warmup_follows_its_formula():
     assert stop == "max_epochs"
 
 
+def test_step_schedule_holds_then_halves_every_epoch():
+    """Zaremba et al.'s schedule: full lr for lr_decay_start epochs, then times lr_decay after each epoch."""
+    chunks = _chunks([[-1, 0]], [[0, 1]])
+    config = TrainConfig(lr=1.0, optimizer="sgd", lr_schedule="step", lr_decay=0.5, lr_decay_start=2,
+                         max_epochs=5, weight_decay=0.0)
+    history, _ = train(_net(), chunks, None, config, steps_per_epoch=1, tokens_per_epoch=2,
+                       generator=torch.Generator())
+    assert [h["lr"] for h in history] == [1.0, 1.0, 0.5, 0.25, 0.125]
+
+
+def test_init_range_draws_every_parameter_from_the_uniform():
+    est = LSTM(**TINY, n_layers=2, max_epochs=1, init_range=0.1, random_state=0)
+    est.set_params(lr=1e-12, optimizer="sgd", weight_decay=0.0, clip_norm=None)  # training moves nothing
+    est.fit(_corpus())
+    values = torch.cat([p.detach().flatten() for p in est.module_.parameters()])
+    assert float(values.abs().max()) <= 0.1
+    assert float(values.abs().max()) > 0.09 and abs(float(values.mean())) < 0.01  # spread over the range
+    bias = est.module_.body.layers[0].bias_ih_l0.detach()
+    assert float(bias[8:16].abs().max()) <= 0.1  # no forget-gate bias of 1 on top (hidden 8: f is [8:16])
+    with pytest.raises(ConfigError, match="init_range"):
+        LSTM(**TINY, init_range=0.0).fit(_corpus())
+    with pytest.raises(ConfigError, match="lr_decay_start"):
+        LSTM(**TINY, lr_schedule="step", lr_decay_start=-1).fit(_corpus())
+
+
 def test_cosine_needs_a_planned_length():
     with pytest.raises(ConfigError, match="cosine"):
         GRU(**TINY, lr_schedule="cosine", max_epochs=None, time_budget_s=5).fit(_corpus())

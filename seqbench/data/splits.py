@@ -61,6 +61,10 @@ class Splits:
         ``oov_rate`` of valid and test are filled in when absent.
     oracle : object or None
         The true generating model of a synthetic dataset.
+    conditions : dict or None
+        Probe datasets (``seqbench.tasks.probes``): one ``Splits`` per
+        condition of the sweep (e.g. lag ``k`` -> its data); ``train`` /
+        ``valid`` / ``test`` are then those of the first condition.
     """
 
     train: Split
@@ -70,6 +74,7 @@ class Splits:
     tagset: Any = None
     info: dict = field(default_factory=dict)
     oracle: Any = None
+    conditions: Any = None
 
     def __post_init__(self):
         info = dict(self.info)

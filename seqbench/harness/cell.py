@@ -223,7 +223,8 @@ def _fit_and_evaluate(cell, splits, row):
     else:
         est = _build_model(cell)
         t0 = time.perf_counter()
-        task.fit(est, splits)
+        fitted = task.fit(est, splits)  # a probe may fit one clone per condition and return them together
+        est = est if fitted is None else fitted
         row["fit_seconds"] = time.perf_counter() - t0
     # what the model ran on and with: its resolved device ("auto" -> "cpu"/"cuda") and its own thread count
     row["device"] = str(getattr(est, "device_", None) or est.get_params(deep=False).get("device", "cpu"))

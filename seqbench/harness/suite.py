@@ -32,6 +32,7 @@ error::
     model = "ngram"                    # required: a registry key; may recur with other params
     params = { order = 3 }             # names checked against get_params(); values by fit
     tasks = ["lm"]                     # restrict this model's tasks; each must be possible
+    datasets = ["ptb", "tiny-shakespeare"]   # restrict this model's datasets (ids of this suite)
     time_budget_s = 120                # overrides defaults.time_budget_s
 
     [[models.targets]]                 # a published figure for the report's reproduction panel
@@ -49,7 +50,8 @@ starts with the key path (indices from 0), e.g.
 Grid
 ----
 :func:`expand_cells` crosses dataset x task x model x seed in suite order
-(a model's ``tasks`` drop the other tasks for it). A pair the model's
+(a model's ``tasks`` drop the other tasks for it, its ``datasets`` the other
+datasets: those cells are not in the grid at all). A pair the model's
 :class:`~seqbench.base.Tags` or the dataset's kind rule out stays in the
 grid as a cell with status ``"n/a"`` and the reason. Applicability is
 decided by each task's ``applies(tags, splits)`` on a light stand-in built
@@ -94,7 +96,7 @@ _TOP_KEYS = ("name", "description", "seeds", "tasks", "defaults", "datasets", "m
 _DEFAULT_KEYS = ("time_budget_s", "backend", "n_jobs", "scheduler")
 _NAMED_KEYS = ("name", "id", "options")
 _CORPUS_KEYS = ("id", "paths", "format", "options")
-_MODEL_KEYS = ("id", "model", "params", "tasks", "time_budget_s", "targets")
+_MODEL_KEYS = ("id", "model", "params", "tasks", "datasets", "time_budget_s", "targets")
 _TARGET_KEYS = ("dataset", "task", "metric", "value", "tolerance", "source")
 
 
@@ -177,6 +179,7 @@ class ModelEntry:
     """One ``[[models]]`` entry, checked by constructing the model once.
 
     ``tasks`` are the tasks this model runs (its own list, else the suite's);
+    ``datasets`` the dataset ids it runs on (None: all of the suite's);
     ``model_class`` and ``full_params`` are what enters the cell key.
     """
 
@@ -189,6 +192,10 @@ class ModelEntry:
     full_params: dict
     tags: Tags
     targets: tuple
+    datasets: tuple | None = None
+
+    def runs_on(self, dataset_id):
+        return self.datasets is None or dataset_id in self.datasets
 
 
 @dataclass(frozen=True)
@@ -413,6 +420,15 @@ def _model_tasks(where, value, suite_tasks, tags, key):
     return tasks
 
 
+def _model_datasets(where, value, datasets):
+    if value is None:
+        return None
+    ids = check.list_of(where, value)
+    for i, name in enumerate(ids):
+        check.choice(f"{where}[{i}]", name, tuple(datasets), what="dataset id of this suite")
+    return tuple(check.distinct(where, ids))
+
+
 def _target(where, entry, model_id, tags, tasks, datasets):
     check.table(where, entry, _TARGET_KEYS, required=("dataset", "task", "metric", "value", "source"))
     dataset = check.choice(f"{where}.dataset", entry["dataset"], tuple(datasets), what="dataset id")
@@ -446,9 +462,11 @@ def _model(where, entry, suite_tasks, datasets, default_budget):
     tags = get_tags(est)
     tasks = _model_tasks(f"{where}.tasks", entry.get("tasks"), suite_tasks, tags, key)
     budget = _budget(f"{where}.time_budget_s", entry.get("time_budget_s", default_budget))
-    targets = _targets(f"{where}.targets", entry.get("targets", []), model_id, tags, tasks, datasets)
+    runs_on = _model_datasets(f"{where}.datasets", entry.get("datasets"), datasets)
+    targets = _targets(f"{where}.targets", entry.get("targets", []), model_id, tags, tasks,
+                       datasets if runs_on is None else {k: datasets[k] for k in runs_on})
     return ModelEntry(model_id, key, params, tasks, budget, f"{cls.__module__}.{cls.__qualname__}",
-                      to_json(est.get_params()), tags, targets)
+                      to_json(est.get_params()), tags, targets, runs_on)
 
 
 def _models(value, suite_tasks, datasets, default_budget):
@@ -459,7 +477,9 @@ def _models(value, suite_tasks, datasets, default_budget):
             if entry.id == other.id:
                 check.fail(f"models[{i}].id", f"duplicate id {entry.id!r} (also models[{j}])")
             same = (entry.model_class, entry.full_params) == (other.model_class, other.full_params)
-            if same and set(entry.tasks) & set(other.tasks):
+            shared_data = entry.datasets is None or other.datasets is None or set(entry.datasets) & set(
+                other.datasets)
+            if same and shared_data and set(entry.tasks) & set(other.tasks):
                 check.fail(f"models[{i}]", f"same model and parameters as models[{j}] ({other.id!r}) on the "
                                            f"same tasks: their cells would coincide")
     return tuple(entries)
@@ -573,7 +593,7 @@ def expand_cells(suite):
             if task in dataset.profile.oracle_tasks:
                 cells.append(_oracle_cell(dataset, task, suite.seeds[0], suite.time_budget_s))
             for model in suite.models:
-                if task not in model.tasks:
+                if task not in model.tasks or not model.runs_on(dataset.id):
                     continue
                 reason = TASKS[task].applies(model.tags, stand_in)
                 cells.extend(_model_cell(dataset, task, model, seed, reason) for seed in suite.seeds)

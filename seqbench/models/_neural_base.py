@@ -138,10 +138,18 @@ class NeuralSequenceEstimator(NeuralPredictMixin, SequenceEstimator):
     lr : float or None, default=None
         None: 1e-3 for AdamW, 1.0 for SGD.
     weight_decay : float, default=0.01
-    lr_schedule : {"constant", "cosine", "plateau"}, default="constant"
+    lr_schedule : {"constant", "cosine", "plateau", "step"}, default="constant"
+        See :mod:`._torch`; ``"step"`` is Zaremba et al.'s: ``lr`` for
+        ``lr_decay_start`` epochs, then times ``lr_decay`` after each epoch.
     warmup_steps : int, default=0
     lr_decay : float, default=0.5
-        Factor of the plateau schedule, in (0, 1).
+        Factor of the plateau and step schedules, in (0, 1).
+    lr_decay_start : int, default=0
+        Epochs at full ``lr`` before the step schedule decays.
+    init_range : float or None, default=None
+        None: torch's default initialisation (plus the family's own, e.g. the
+        LSTM's forget-gate bias). A number ``r``: every parameter but layer
+        norms drawn from ``U(-r, r)`` (Zaremba et al.'s 0.1).
     clip_norm : float or None, default=5.0
         Largest global gradient norm; None disables clipping.
     valid_fraction : float, default=0.1
@@ -374,7 +382,7 @@ class NeuralSequenceEstimator(NeuralPredictMixin, SequenceEstimator):
         spec, table = self._spec(X, head, n_classes)
         with torch_runtime(self.n_threads, self._onednn):
             net = self._build_net(spec)
-            init_parameters(net, init_generator)
+            init_parameters(net, init_generator, self.init_range)
             if table is not None:
                 net.encoder.chars.set_table(table[0], table[1])
             net = net.to(device)

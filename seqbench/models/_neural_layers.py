@@ -89,8 +89,12 @@ def _uniform_(tensor, bound, generator):
         tensor.uniform_(-bound, bound, generator=generator)
 
 
-def init_parameters(module, generator):
+def init_parameters(module, generator, init_range=None):
     """Draw every parameter of ``module`` from ``generator`` (torch's default schemes).
+
+    ``init_range=r`` instead draws every parameter but the layer norms' from
+    ``U(-r, r)`` (Zaremba et al., 2014 use 0.1 for their small LSTM LM),
+    without the families' own ``init_weights`` adjustments.
 
     Linear, convolution and recurrent weights and biases: ``U(-1/sqrt(fan), 1/sqrt(fan))``
     (``fan`` the input size of a layer, the hidden size of a recurrent layer);
@@ -127,6 +131,12 @@ def init_parameters(module, generator):
                     with torch.no_grad():
                         p.zero_()
         done.update(id(p) for p in own)
+    if init_range is not None:
+        norms = {id(p) for m in module.modules() if isinstance(m, nn.LayerNorm) for p in m.parameters()}
+        for p in module.parameters():
+            if id(p) not in norms:
+                _uniform_(p, init_range, generator)
+        return
     for m in module.modules():
         if hasattr(m, "init_weights"):
             m.init_weights(generator)

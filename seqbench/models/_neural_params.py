@@ -14,7 +14,8 @@ __all__ = ["TRAIN_DEFAULTS", "store_params", "train_config", "is_int", "is_real"
 TRAIN_DEFAULTS = {
     "batch_size": 32, "max_epochs": 10, "max_tokens": None, "time_budget_s": None,
     "optimizer": "adamw", "lr": None, "weight_decay": 0.01, "lr_schedule": "constant", "warmup_steps": 0,
-    "lr_decay": 0.5, "clip_norm": 5.0, "valid_fraction": 0.1, "patience": 3, "stateful": False, "bptt": None,
+    "lr_decay": 0.5, "lr_decay_start": 0, "clip_norm": 5.0, "valid_fraction": 0.1, "patience": 3,
+    "stateful": False, "bptt": None, "init_range": None,
     "random_state": None, "device": "cpu", "n_threads": 1,
 }
 DEFAULT_LR = {"adamw": 1e-3, "sgd": 1.0}
@@ -57,11 +58,13 @@ _CHECKS = [  # name, test, what is expected
     ("lr_schedule", lambda v: v in LR_SCHEDULES, f"one of {LR_SCHEDULES}"),
     ("warmup_steps", lambda v: is_int(v, 0), "an integer >= 0"),
     ("lr_decay", lambda v: is_real(v, 0, 1, low_open=True, high_open=True), "a number in (0, 1)"),
+    ("lr_decay_start", lambda v: is_int(v, 0), "an integer >= 0"),
     ("clip_norm", _optional(lambda v: is_real(v, 0, low_open=True)), "None or a number > 0"),
     ("valid_fraction", lambda v: is_real(v, 0, 1, high_open=True), "a number in [0, 1)"),
     ("patience", _optional(lambda v: is_int(v, 1)), "None or an integer >= 1"),
     ("stateful", lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
     ("bptt", _optional(lambda v: is_int(v, 1)), "None or an integer >= 1"),
+    ("init_range", _optional(lambda v: is_real(v, 0, low_open=True)), "None or a number > 0"),
     ("n_threads", lambda v: is_int(v, 1), "an integer >= 1"),
     ("embedding_dim", lambda v: is_int(v, 1), "an integer >= 1"),
     ("dropout", lambda v: is_real(v, 0, 1, high_open=True), "a number in [0, 1)"),
@@ -96,5 +99,6 @@ def train_config(est):
     return TrainConfig(
         optimizer=est.optimizer, lr=float(est.lr if est.lr is not None else DEFAULT_LR[est.optimizer]),
         weight_decay=float(est.weight_decay), lr_schedule=est.lr_schedule, warmup_steps=est.warmup_steps,
-        lr_decay=float(est.lr_decay), clip_norm=est.clip_norm, max_epochs=est.max_epochs,
+        lr_decay=float(est.lr_decay), lr_decay_start=est.lr_decay_start, clip_norm=est.clip_norm,
+        max_epochs=est.max_epochs,
         max_tokens=est.max_tokens, time_budget_s=est.time_budget_s, patience=est.patience)

@@ -19,6 +19,10 @@ Learning-rate schedules
 ``"plateau"``
     ``lr`` times ``lr_decay`` after every epoch whose validation loss (the
     training loss when there is no validation split) is not below the best so far.
+``"step"``
+    ``lr`` for the first ``lr_decay_start`` epochs, then times ``lr_decay``
+    after every further epoch (Zaremba et al., 2014: 0.5 after epoch 4 of the
+    small configuration).
 
 Every schedule first rises linearly over ``warmup_steps`` optimiser steps.
 """
@@ -36,7 +40,7 @@ from ._neural_layers import set_generator
 __all__ = ["TrainConfig", "train", "evaluate_loss", "detach_state", "OPTIMIZERS", "LR_SCHEDULES"]
 
 OPTIMIZERS = ("adamw", "sgd")
-LR_SCHEDULES = ("constant", "cosine", "plateau")
+LR_SCHEDULES = ("constant", "cosine", "plateau", "step")
 HISTORY_KEYS = ("epoch", "loss", "val_loss", "grad_norm", "tokens_seen", "seconds", "tokens_per_s", "lr")
 
 
@@ -49,10 +53,12 @@ class TrainConfig:
     optimizer : {"adamw", "sgd"}
     lr, weight_decay : float
         AdamW decays only weights of two or more dimensions (nanoGPT's rule).
-    lr_schedule : {"constant", "cosine", "plateau"}
+    lr_schedule : {"constant", "cosine", "plateau", "step"}
     warmup_steps : int
     lr_decay : float
-        Factor of the plateau schedule.
+        Factor of the plateau and step schedules.
+    lr_decay_start : int
+        Epochs at full ``lr`` before the step schedule starts decaying.
     clip_norm : float or None
         Largest global gradient norm (None: no clipping).
     max_epochs, max_tokens : int or None
@@ -67,6 +73,7 @@ class TrainConfig:
     lr_schedule: str = "constant"
     warmup_steps: int = 0
     lr_decay: float = 0.5
+    lr_decay_start: int = 0
     clip_norm: float | None = 5.0
     max_epochs: int | None = 10
     max_tokens: int | None = None
@@ -99,7 +106,7 @@ class _Schedule:
     def __init__(self, config, planned_steps):
         if config.lr_schedule == "cosine" and not planned_steps:
             raise ConfigError("lr_schedule='cosine' needs max_epochs or max_tokens to plan its length")
-        self.config, self.planned, self.factor = config, planned_steps, 1.0
+        self.config, self.planned, self.factor, self.epochs = config, planned_steps, 1.0, 0
 
     def lr(self, step):
         c = self.config
@@ -112,8 +119,11 @@ class _Schedule:
         return lr
 
     def epoch_end(self, improved):
-        if self.config.lr_schedule == "plateau" and not improved:
-            self.factor *= self.config.lr_decay
+        c = self.config
+        self.epochs += 1
+        if (c.lr_schedule == "plateau" and not improved) or (
+                c.lr_schedule == "step" and self.epochs >= c.lr_decay_start):
+            self.factor *= c.lr_decay
 
 
 def _planned_steps(config, steps_per_epoch, tokens_per_epoch):

@@ -363,7 +363,8 @@ _SHARED_PARAMS_DOC = """\
     word_dropout : float or "auto", default="auto"
         As for :class:`~seqbench.models.LSTM`.
     batch_size, max_epochs, max_tokens, time_budget_s, optimizer, lr, weight_decay, lr_schedule, \
-warmup_steps, lr_decay, clip_norm, valid_fraction, patience, stateful, bptt, random_state, device, n_threads
+warmup_steps, lr_decay, lr_decay_start, \
+clip_norm, valid_fraction, patience, stateful, bptt, init_range, random_state, device, n_threads
         The training parameters of :class:`~._neural_base.NeuralSequenceEstimator`.
 
     Attributes
@@ -402,8 +403,9 @@ class AttentionLSTM(NeuralSequenceEstimator):
     def __init__(self, hidden_size=128, n_layers=1, window=None, embedding_dim=64, dropout=0.0, char_encoder=None,
                  char_dim=32, vocab=None, word_dropout="auto", batch_size=32, max_epochs=10, max_tokens=None,
                  time_budget_s=None, optimizer="adamw", lr=None, weight_decay=0.01, lr_schedule="constant",
-                 warmup_steps=0, lr_decay=0.5, clip_norm=5.0, valid_fraction=0.1, patience=3, stateful=False,
-                 bptt=None, random_state=None, device="cpu", n_threads=1):
+                 warmup_steps=0, lr_decay=0.5, lr_decay_start=0, clip_norm=5.0, valid_fraction=0.1,
+                 patience=3, stateful=False,
+                 bptt=None, init_range=None, random_state=None, device="cpu", n_threads=1):
         store_params(self, locals())
 
     def _build_body(self, n_inputs):
@@ -469,8 +471,9 @@ class Transformer(NeuralSequenceEstimator):
                  pooling="mean", tie_weights=False, embedding_dim=128, dropout=0.0, char_encoder=None, char_dim=32,
                  vocab=None, word_dropout="auto", batch_size=32, max_epochs=10, max_tokens=None, time_budget_s=None,
                  optimizer="adamw", lr=None, weight_decay=0.01, lr_schedule="constant", warmup_steps=0,
-                 lr_decay=0.5, clip_norm=5.0, valid_fraction=0.1, patience=3, stateful=False, bptt=None,
-                 random_state=None, device="cpu", n_threads=1):
+                 lr_decay=0.5, lr_decay_start=0, clip_norm=5.0, valid_fraction=0.1, patience=3,
+                 stateful=False, bptt=None,
+                 init_range=None, random_state=None, device="cpu", n_threads=1):
         store_params(self, locals())
 
     def __seqbench_tags__(self):

@@ -160,7 +160,8 @@ class _Recurrent(NeuralSequenceEstimator):
         Training: probability of replacing a word's embedding by UNK.
         "auto": 0.05 for taggers and classifiers on ids, 0 for language models.
     batch_size, max_epochs, max_tokens, time_budget_s, optimizer, lr, weight_decay, lr_schedule, \
-warmup_steps, lr_decay, clip_norm, valid_fraction, patience, stateful, bptt, random_state, device, n_threads
+warmup_steps, lr_decay, lr_decay_start, \
+clip_norm, valid_fraction, patience, stateful, bptt, init_range, random_state, device, n_threads
         The training parameters of :class:`~._neural_base.NeuralSequenceEstimator`.
 
     Attributes
@@ -183,8 +184,9 @@ warmup_steps, lr_decay, clip_norm, valid_fraction, patience, stateful, bptt, ran
     def __init__(self, hidden_size=128, n_layers=1, embedding_dim=64, dropout=0.0, bidirectional=False,
                  char_encoder=None, char_dim=32, vocab=None, word_dropout="auto", batch_size=32, max_epochs=10,
                  max_tokens=None, time_budget_s=None, optimizer="adamw", lr=None, weight_decay=0.01,
-                 lr_schedule="constant", warmup_steps=0, lr_decay=0.5, clip_norm=5.0, valid_fraction=0.1,
-                 patience=3, stateful=False, bptt=None, random_state=None, device="cpu", n_threads=1):
+                 lr_schedule="constant", warmup_steps=0, lr_decay=0.5, lr_decay_start=0, clip_norm=5.0,
+                 valid_fraction=0.1,
+                 patience=3, stateful=False, bptt=None, init_range=None, random_state=None, device="cpu", n_threads=1):
         store_params(self, locals())
 
     def __seqbench_tags__(self):

@@ -232,7 +232,7 @@ class Seq2Seq(NeuralSequenceEstimator):
     dropout : float, default=0.0
         On the embeddings, between layers and before the output layer.
     batch_size, max_epochs, max_tokens, time_budget_s, optimizer, lr, weight_decay, lr_schedule, \
-warmup_steps, lr_decay, clip_norm, valid_fraction, patience, random_state, device, n_threads
+warmup_steps, lr_decay, lr_decay_start, clip_norm, valid_fraction, patience, init_range, random_state, device, n_threads
         The training parameters of :class:`~._neural_base.NeuralSequenceEstimator` (no ``stateful``
         or ``bptt``: training reads whole pairs). ``max_tokens`` and the history count target tokens
         (EOS included).
@@ -262,8 +262,9 @@ warmup_steps, lr_decay, clip_norm, valid_fraction, patience, random_state, devic
 
     def __init__(self, cell="lstm", attention=None, hidden_size=128, embedding_dim=64, n_layers=1, dropout=0.0,
                  batch_size=32, max_epochs=10, max_tokens=None, time_budget_s=None, optimizer="adamw", lr=None,
-                 weight_decay=0.01, lr_schedule="constant", warmup_steps=0, lr_decay=0.5, clip_norm=5.0,
-                 valid_fraction=0.1, patience=3, random_state=None, device="cpu", n_threads=1):
+                 weight_decay=0.01, lr_schedule="constant", warmup_steps=0, lr_decay=0.5, lr_decay_start=0,
+                 clip_norm=5.0,
+                 valid_fraction=0.1, patience=3, init_range=None, random_state=None, device="cpu", n_threads=1):
         store_params(self, locals())
 
     def __seqbench_tags__(self):
