@@ -81,6 +81,16 @@ class Tags:
         After ``fit(X, y)`` the model is still a density over the tokens:
         ``score_tokens`` marginalises the tags (a supervised HMM), so the
         tagging task also reports its perplexity.
+    classifier : bool
+        ``fit(X, y)`` with ``y`` one integer label per sequence (shape
+        ``(n_sequences,)``) gives a sequence classifier: ``predict`` returns
+        labels ``(n_sequences,)``, ``predict_proba`` ``(n_sequences, n_classes)``,
+        ``score(X, y)`` accuracy (neural many-to-one networks,
+        :class:`~seqbench.models.GenerativeClassifier`).
+    transducer : bool
+        ``fit(X, y)`` with ``y`` a target sequence per source sequence (of
+        any length) gives a transducer: ``predict`` returns sequences
+        (:class:`~seqbench.models.Seq2Seq`).
     """
 
     input_kind: str = "discrete"
@@ -94,6 +104,8 @@ class Tags:
     neural: bool = False
     uses_vocab: bool = False
     tagger_density: bool = False
+    classifier: bool = False
+    transducer: bool = False
 
 
 def get_tags(estimator) -> Tags:

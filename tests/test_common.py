@@ -36,6 +36,8 @@ def _fit(est, X, y):
     tags = get_tags(est)
     if tags.density:
         return est.fit(X)
+    if tags.classifier and not tags.tagger:  # one label per sequence
+        return est.fit(X, None if y is None else np.array([int(t[0]) if len(t) else 0 for t in y]))
     return est.fit(X, y)
 
 

@@ -190,3 +190,13 @@ def test_bad_parameters_raise_config_error(bad, match):
     X, Y = _ragged_pairs(n=4)
     with pytest.raises(ConfigError, match=match):
         Seq2Seq(**{**TINY, **bad}, max_epochs=1).fit(X, Y)
+
+
+def test_attention_none_string_is_the_fixed_context_vector():
+    """A TOML suite writes attention = "none": the same network and training as attention=None."""
+    rng = np.random.default_rng(0)
+    X = [rng.integers(0, 5, size=4) for _ in range(20)]
+    a = Seq2Seq(attention="none", hidden_size=8, max_epochs=2, random_state=0).fit(X, X)
+    b = Seq2Seq(attention=None, hidden_size=8, max_epochs=2, random_state=0).fit(X, X)
+    assert [h["loss"] for h in a.history_] == [h["loss"] for h in b.history_]
+    assert not hasattr(a.module_, "attn") or a.module_.attn is None

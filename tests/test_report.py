@@ -32,6 +32,10 @@ def _table(root, caption):
     raise AssertionError(f"no table captioned {caption!r}")
 
 
+def _header(table):
+    return [th.text for th in table.find("thead").iter("th")]
+
+
 def _body_rows(table):
     return [[td.text for td in tr.iter() if td.tag in ("td", "th")] for tr in table.find("tbody").iter("tr")]
 
@@ -59,9 +63,15 @@ def test_one_leaderboard_row_per_model_with_mean_spread_and_ratio(report):
     assert models == ["oracle", "hmm", "lstm", "kn3", QUOTED_MODEL]
     kn3 = rows[models.index("kn3")]
     assert kn3[2] == "3" and kn3[3] == "13" and kn3[4] == "1"  # 3 seeds, mean 13, sample sd 1
-    assert kn3[-2] == "1.300×"  # 13 / 10
+    head = _header(_table(report["root"], "Language modelling on synth"))
+    assert kn3[head.index("ratio to oracle")] == "1.300×"  # 13 / 10
+    # every other metric the oracle has is compared with it too: NLL as excess nats over the oracle's
+    column = head.index("NLL / token (nats): excess vs oracle")
+    assert rows[models.index("hmm")][column] == "+0.0488"  # 2.351375 - 2.302585
+    assert rows[0][column] == "+0.0000" and kn3[column] == ""  # the oracle itself; kn3 stored no NLL
     tagging = _body_rows(_table(report["root"], "Tagging on synth"))
-    assert tagging[1][0] == "tagger2" and tagging[1][-2] == f"{0.59 / 0.66:.3f}×"
+    head = _header(_table(report["root"], "Tagging on synth"))
+    assert tagging[1][0] == "tagger2" and tagging[1][head.index("ratio to oracle")] == f"{0.59 / 0.66:.3f}×"
 
 
 def test_failed_and_na_cells_are_visible_with_their_reason(report):

@@ -8,7 +8,8 @@ error::
     name = "quick"                     # default: the file's stem; letters, digits, . _ + -
     description = "..."
     seeds = [0, 1, 2]                  # replicate seeds: distinct ints >= 0; default [0]
-    tasks = ["lm", "tagging"]          # keys of seqbench.tasks.TASKS; default: all of them
+    tasks = ["lm", "tagging", "lag"]   # keys of seqbench.tasks.TASKS; default: the core tasks
+                                       # (lm, tagging, continuous); probes run when listed
 
     [defaults]                         # run settings (the CLI may override them)
     time_budget_s = 600                # seconds per cell, > 0; omitted: no limit
@@ -81,7 +82,7 @@ from ..data import list_datasets
 from ..data.named import _CORPUS_OPTIONS, dataset_info
 from ..exceptions import ConfigError
 from ..registry import get_model_class, make_model
-from ..tasks import TASKS
+from ..tasks import CORE_TASKS, TASKS
 from . import _suite_checks as check
 
 __all__ = ["Suite", "DatasetEntry", "ModelEntry", "Target", "Cell", "DatasetProfile",
@@ -140,9 +141,17 @@ _CONTINUOUS = DatasetProfile("continuous", "continuous", tagged=False)
 # The one table of profiles: by dataset_info kind, by synthetic name, by corpus format.
 _KIND_PROFILES = {"lm": _LM, "tagging": _TAGGING, "continuous": _CONTINUOUS}
 _SYNTHETIC_PROFILES = {"synthetic-hmm": DatasetProfile("synthetic", "discrete", tagged=True,
-                                                       oracle_tasks=("lm", "tagging")),
+                                                       oracle_tasks=("lm", "tagging", "context", "mi")),
                        "synthetic-lgssm": DatasetProfile("continuous", "continuous", tagged=False,
-                                                         oracle_tasks=("continuous",))}
+                                                         oracle_tasks=("continuous",)),
+                       # probes (seqbench.tasks.probes): their data, one Splits per condition
+                       "probe-lag": DatasetProfile("probe-lag", "discrete", tagged=False),
+                       "probe-adding": DatasetProfile("probe-adding", "continuous", tagged=False),
+                       "probe-copy": DatasetProfile("probe-copy", "discrete", tagged=True),
+                       "probe-order": DatasetProfile("probe-order", "discrete", tagged=False),
+                       "probe-transduction": DatasetProfile("probe-transduction", "discrete", tagged=False),
+                       "pcfg-substitution": DatasetProfile("probe-mi", "discrete", tagged=False),
+                       "pcfg-brackets": DatasetProfile("probe-mi", "discrete", tagged=False)}
 _FORMAT_PROFILES = {"text": _LM, "conllu": _TAGGING, "tagged": _TAGGING}
 
 
@@ -509,7 +518,7 @@ def parse_suite(doc, *, base_dir=".", default_name="suite", path=None):
     name = check.ident("name", doc.get("name", default_name))
     description = check.string("description", doc.get("description", ""), allow_empty=True)
     seeds = _seeds("seeds", doc.get("seeds", [0]))
-    tasks = _task_names("tasks", doc.get("tasks", list(TASKS)))
+    tasks = _task_names("tasks", doc.get("tasks", list(CORE_TASKS)))
     defaults = _defaults(doc.get("defaults", {}))
     datasets = _datasets(doc["datasets"], str(Path(base_dir).resolve()))
     models = _models(doc["models"], tasks, {d.id: d for d in datasets}, defaults["time_budget_s"])

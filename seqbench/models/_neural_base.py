@@ -214,7 +214,8 @@ class NeuralSequenceEstimator(NeuralPredictMixin, SequenceEstimator):
     # ------------------------------------------------------------------ capabilities
     def __seqbench_tags__(self):
         return Tags(input_kind=getattr(self, "input_kind_", "both"), density=True, tagger=True, sampler=True,
-                    max_context=True, neural=True, uses_vocab=getattr(self, "char_encoder", None) is not None)
+                    max_context=True, neural=True, uses_vocab=getattr(self, "char_encoder", None) is not None,
+                    classifier=True)
 
     # ------------------------------------------------------------------ parameters
     def _train_config(self):

@@ -28,6 +28,7 @@ from ..registry import register
 from . import _hmm_analysis as analysis
 from . import _hmm_em as em
 from . import _hmm_inference as inf
+from ._hmm_context import truncate_context
 from ._hmm_emissions import COVARIANCE_TYPES, FAMILIES, draw, map_buckets, n_emission_params
 from ._hmm_params import check_estimator_params, check_memory, check_model_params, is_int
 from .ngram import _vocab_words
@@ -131,8 +132,8 @@ class HMM(SequenceEstimator):
     def __seqbench_tags__(self):
         discrete = self.emission not in ("gaussian", "gmm")
         return Tags(input_kind="discrete" if discrete else "continuous", density=True, tagger=discrete,
-                    hidden_states=True, sampler=True, semi_supervised=discrete, uses_vocab=discrete,
-                    tagger_density=discrete)
+                    hidden_states=True, sampler=True, max_context=True, semi_supervised=discrete,
+                    uses_vocab=discrete, tagger_density=discrete)
 
     @classmethod
     def get_test_params(cls):
@@ -294,8 +295,11 @@ class HMM(SequenceEstimator):
     def _map_buckets(self, X, run, known=None):
         """``run(source, layout)`` over length buckets; per-sequence results and impossible steps (see map_buckets)."""
         check_memory(self.n_states_, 0, max(len(x) for x in X), "scoring")
-        params = {**self._params(), "unseen": getattr(self, "unseen_emissionprob_", None)}
-        return map_buckets(self.emission, params, self.n_states_, X, run, known)
+        return map_buckets(self.emission, self._scoring_params(), self.n_states_, X, run, known)
+
+    def _scoring_params(self):
+        """Emission parameters with the probability of unseen ids (categorical), as the sources take them."""
+        return {**self._params(), "unseen": getattr(self, "unseen_emissionprob_", None)}
 
     def _scoring_X(self, X):
         self._check_fitted()
@@ -311,8 +315,14 @@ class HMM(SequenceEstimator):
         Parameters
         ----------
         X : list of ndarray of shape (n_steps_i,) or (n_steps_i, d)
-        max_context : None
-            Context truncation is not supported (the HMM state summarises all history).
+        max_context : int or None
+            Condition on at most the last ``max_context`` tokens, exactly:
+            position ``t > max_context`` gets ``log p(x_t | x_{t-k..t-1})``
+            with the state before the window at the model's marginal
+            ``startprob A^(t-k)`` (see :mod:`._hmm_context`; it costs
+            ``O(k K^2)`` per rescored position); positions with a shorter
+            history keep their full score. Models fitted with ``fit(X)`` or
+            semi-supervised; a supervised tagger raises ``NotImplementedError``.
 
         Returns
         -------
@@ -320,10 +330,13 @@ class HMM(SequenceEstimator):
             ``-inf`` (with an :class:`ImpossibleSequenceWarning`) only at a
             token the model gives probability zero.
         """
-        if max_context is not None:
-            self._unsupported("max_context (an HMM conditions on its whole history)")
+        if max_context is not None and not is_int(max_context, 0):
+            raise ConfigError(f"max_context must be None or an integer >= 0, got {max_context!r}")
         X = self._scoring_X(X)
         if self.tagger_ is not None:
+            if max_context is not None:
+                self._unsupported("max_context on a supervised tagger (fit(X, y) with every tag known); "
+                                  "it needs a model fitted with fit(X) or semi-supervised")
             return self.tagger_.score_tokens(X)
 
         def run(source, layout):
@@ -334,6 +347,10 @@ class HMM(SequenceEstimator):
             return values, impossible
 
         out, impossible = self._map_buckets(X, run)
+        if max_context is not None:
+            truncated = truncate_context(self.emission, self._scoring_params(), self.startprob_, self.transmat_,
+                                         X, out, int(max_context))
+            impossible = sorted({*impossible, *truncated})
         if impossible:
             where = ", ".join(f"X[{i}][{t}]" for i, t in impossible[:5])
             warnings.warn(f"{len(impossible)} step(s) have probability zero under the model (first: {where}); "

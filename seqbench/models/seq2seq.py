@@ -53,7 +53,7 @@ from ._torch import train
 __all__ = ["Seq2Seq", "Seq2SeqNet", "BahdanauAttention", "LuongAttention", "CELLS", "ATTENTIONS"]
 
 CELLS = ("lstm", "gru")
-ATTENTIONS = (None, "mean", "bahdanau", "luong")
+ATTENTIONS = (None, "none", "mean", "bahdanau", "luong")  # "none" = None (for TOML suites)
 _LAYERS = {"lstm": nn.LSTM, "gru": nn.GRU}
 _CELLS = {"lstm": nn.LSTMCell, "gru": nn.GRUCell}
 _EVAL_ROWS = 128
@@ -223,7 +223,8 @@ class Seq2Seq(NeuralSequenceEstimator):
     Parameters
     ----------
     cell : {"lstm", "gru"}, default="lstm"
-    attention : {None, "mean", "bahdanau", "luong"}, default=None
+    attention : {None, "none", "mean", "bahdanau", "luong"}, default=None
+        ``"none"`` is the same as None (a TOML suite cannot write None).
     hidden_size : int, default=128
     embedding_dim : int, default=64
         Source and target embeddings (separate tables).
@@ -268,7 +269,7 @@ warmup_steps, lr_decay, lr_decay_start, clip_norm, valid_fraction, patience, ini
         store_params(self, locals())
 
     def __seqbench_tags__(self):
-        return Tags(input_kind="discrete", density=False, tagger=False, sampler=False, neural=True)
+        return Tags(input_kind="discrete", density=False, tagger=False, sampler=False, neural=True, transducer=True)
 
     # ------------------------------------------------------------------ network
     def _assemble(self, spec):
@@ -280,7 +281,7 @@ warmup_steps, lr_decay, lr_decay_start, clip_norm, valid_fraction, patience, ini
             if not is_int(getattr(self, name), 1):
                 raise ConfigError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
         net = Seq2SeqNet(self.cell, spec["n_src"], spec["n_tgt"], self.embedding_dim, self.hidden_size,
-                         self.n_layers, self.attention, self.dropout)
+                         self.n_layers, None if self.attention == "none" else self.attention, self.dropout)
         check_seeded(net)
         return net
 
@@ -415,7 +416,7 @@ warmup_steps, lr_decay, lr_decay_start, clip_norm, valid_fraction, patience, ini
             For ``attention=None`` (the decoder reads the final state only).
         """
         self._check_fitted()
-        if self.attention is None:
+        if self.attention in (None, "none"):
             self._unsupported("attention_weights with attention=None (the decoder reads the final state only)")
         X, Y = self._check_pairs(X, Y)
         out = [None] * len(X)

@@ -101,10 +101,38 @@ def _metric_names(entries, section):
     return head + named + [m for m in stored if m not in head and m not in named]
 
 
+# How a metric compares with the oracle's value of it ("ratio to the limit everywhere"):
+# ratio = model / oracle, excess = model - oracle (nats), gap = oracle - model (accuracy points).
+LIMIT_COMPARISONS = {"perplexity": "ratio", "mse": "ratio", "state_mse": "ratio",
+                     "nll_per_token": "excess", "bits_per_token": "excess", "nll_per_step": "excess",
+                     "accuracy": "gap", "accuracy_known": "gap", "accuracy_unknown": "gap"}
+_COMPARE = {"ratio": (lambda m, o: m / o, "{:.3f}×"), "excess": (lambda m, o: m - o, "{:+.4f}"),
+            "gap": (lambda m, o: o - m, "{:+.4f}")}
+
+
+def _limit_columns(entries, names, headline):
+    """``(metric, kind, oracle value)`` for every stored metric, but the headline, that the oracle also has."""
+    out = []
+    for m in names:
+        kind, value = LIMIT_COMPARISONS.get(m), _oracle_value(entries, m)
+        if m != headline and kind and value is not None and math.isfinite(value) and value != 0:
+            out.append((m, kind, value))
+    return out
+
+
+def _compare_cell(kind, mean, oracle):
+    if mean is None or not math.isfinite(mean):
+        return num_cell(None)
+    op, pattern = _COMPARE[kind]
+    value = op(mean, oracle)
+    return num_cell(value, text=pattern.format(value))
+
+
 def _leaderboard(board_id, task, dataset, entries, problems, section):
     labels = dict(section.columns)
     names = _metric_names(entries, section)
     oracle = _oracle_value(entries, section.metric)
+    limits = _limit_columns(entries, names, section.metric)
     columns = [column("model"), column("estimator"), column("seeds", numeric=True)]
     for m in names:
         label = labels.get(m, m) + (f" ({section.better} is better)" if m == section.metric else "")
@@ -112,6 +140,11 @@ def _leaderboard(board_id, task, dataset, entries, problems, section):
                     column("± sd", numeric=True, help="sample standard deviation over seeds")]
     if oracle is not None:
         columns.append(column("ratio to oracle", numeric=True, help=f"mean / oracle: {section.limit}"))
+    for m, kind, value in limits:
+        columns.append(column(f"{labels.get(m, m)}: {kind} vs oracle", numeric=True,
+                              help=f"{kind} against the oracle's {value:.6g}: "
+                                   + {"ratio": "mean / oracle", "excess": "mean - oracle",
+                                      "gap": "oracle - mean"}[kind]))
     columns.append(column("status"))
     rows = []
     for e in _ordered(entries, section):
@@ -124,6 +157,7 @@ def _leaderboard(board_id, task, dataset, entries, problems, section):
             ratio = mean / oracle if mean is not None else None
             cells.append(num_cell(ratio, text=f"{ratio:.3f}×" if ratio is not None and math.isfinite(ratio)
                                   else fmt(ratio)))
+        cells += [_compare_cell(kind, e["metrics"].get(m, (None, None))[0], value) for m, kind, value in limits]
         cells.append(text_cell("ok"))
         rows.append({"cells": cells, "status": "ok", "note": None, "oracle": e["model_id"] == ORACLE})
     for r in sorted(problems, key=lambda r: (STATUSES.index(r["status"]), r["model_id"], r["seed"])):

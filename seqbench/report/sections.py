@@ -102,3 +102,5 @@ register_section(Section(
           "identified up to such a map); the oracle needs none.",
     limit="the true linear-Gaussian system: its NLL per step is the entropy rate, and its smoother gives the "
           "best possible state estimate"))
+
+from . import probe_sections  # noqa: E402,F401  (registers the probes' sections; needs the names above)

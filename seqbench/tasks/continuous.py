@@ -42,6 +42,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from .probes import probe_data
 from scipy.stats import norm
 
 NAME = "continuous"
@@ -51,6 +52,8 @@ PARTS = ("train", "valid", "test")
 
 def applies(tags, splits) -> str | None:
     """None when the task applies, else the reason it does not."""
+    if probe_data(splits):
+        return probe_data(splits)
     if tags.input_kind not in ("continuous", "both") or not tags.density:
         return "model is not a continuous density"
     info = splits.info

@@ -5,6 +5,7 @@ import math
 import time
 
 from ..metrics import nll_per_token, perplexity
+from .probes import probe_data
 
 NAME = "lm"
 
@@ -13,6 +14,8 @@ def applies(tags, splits) -> str | None:
     """None when the task applies, else the reason it does not."""
     if tags.input_kind not in ("discrete", "both") or not tags.density:
         return "model is not a discrete density"
+    if probe_data(splits):
+        return probe_data(splits)
     if splits.info.get("kind") == "continuous":
         return "dataset is continuous"
     return None

@@ -7,11 +7,14 @@ import numpy as np
 
 from ..base import get_tags
 from ..metrics import perplexity, token_accuracy_by_known
+from .probes import probe_data
 
 NAME = "tagging"
 
 
 def applies(tags, splits) -> str | None:
+    if probe_data(splits):
+        return probe_data(splits)
     if not tags.tagger:
         return "model is not a tagger"
     if splits.train.y is None:

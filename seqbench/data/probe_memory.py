@@ -1,0 +1,292 @@
+"""The classic memory tasks as probe datasets: adding problem, copy memory, temporal order.
+
+Each generator draws one dataset per condition (sequence length ``T`` or
+marker distance ``d``) from one ``numpy.random.Generator(seed)``, conditions
+in the order given, all sequences of a condition at once (no per-token
+Python loop). It returns a :class:`Splits` whose ``conditions`` maps each
+condition value to its own ``Splits``; the top-level train/valid/test are
+those of the first condition. Tasks: :mod:`seqbench.tasks.probes.adding`,
+:mod:`~seqbench.tasks.probes.copy_memory`, :mod:`~seqbench.tasks.probes.order`.
+
+``adding_problem`` (Hochreiter & Schmidhuber 1997; Le et al. 2015)
+    ``T`` steps of two features ``(value ~ U(0, 1), marker in {0, 1})`` with
+    exactly two markers, one uniform in the first half (``t < T // 2``), the
+    other uniform in the second half; the answer is the sum of the two
+    marked values. Framed for density models: one final step ``(answer, 0)``
+    is appended, so each sequence is a float array ``(T + 1, 2)`` and a model
+    answers with its one-step-ahead predicted mean of that step's first
+    feature. Every sequence of a condition has the same length, so the
+    answer step is always step ``T``.
+``copy_memory`` (Arjovsky et al. 2016)
+    Alphabet: 8 data symbols (ids 0-7, ``"a"``-``"h"``), blank (8, ``"_"``)
+    and delimiter (9, ``":"``). Input: 10 data symbols, ``T - 1`` blanks,
+    the delimiter, 10 blanks (``T + 20`` tokens). Tags (one per token): blank
+    for the first ``T + 10`` positions, then the 10 data symbols in order;
+    tag ids equal the token ids (``tagset``: the 8 symbols and the blank).
+``temporal_order`` (after Hochreiter & Schmidhuber 1997, task 6a)
+    Noise symbols (ids ``0 .. n_noise - 1``) and two markers ``X`` (id
+    ``n_noise``) and ``Y`` (``n_noise + 1``), placed at ``t1`` and
+    ``t2 = t1 + d`` with ``t1`` uniform in ``[5, 5 + jitter)``; the
+    sequence has ``d + 10 + jitter`` tokens, so at least 5 noise symbols
+    stand before the first marker and after the second. ``y`` holds one
+    label per sequence (an int64 array of shape ``(n_sequences,)``):
+    ``n_classes=2``: 0 = ``X`` then ``Y``, 1 = ``Y`` then ``X`` (both markers
+    occur once: the bag of symbols says nothing); ``n_classes=4``: the pair,
+    ``2 * (first is Y) + (second is Y)``: XX, XY, YX, YY (symbol counts
+    alone tell XX and YY apart from the rest: 0.75 accuracy without order).
+    Labels are balanced within each part (each class ``n // n_classes`` or
+    one more times), in random order.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..exceptions import ConfigError
+from .splits import Split, Splits
+from .synthetic import PARTS, _check_int, _cut, _part_sizes
+from .vocab import Vocab
+
+__all__ = ["adding_problem", "copy_memory", "temporal_order", "COPY_SYMBOLS", "COPY_LENGTH", "BLANK", "DELIMITER"]
+
+COPY_SYMBOLS = 8          # data symbols of the copy task (ids 0 .. 7)
+COPY_LENGTH = 10          # symbols to remember
+BLANK = COPY_SYMBOLS      # id 8
+DELIMITER = COPY_SYMBOLS + 1  # id 9
+ORDER_MARGIN = 5          # noise symbols at least before the first and after the second marker
+ORDER_CLASS_NAMES = {2: ("XY", "YX"), 4: ("XX", "XY", "YX", "YY")}
+
+
+# ----------------------------------------------------------------------- shared
+def _check_conditions(name, values, minimum):
+    """A non-empty tuple of distinct ints >= minimum (one condition each)."""
+    if isinstance(values, numbers.Integral):
+        values = (values,)
+    try:
+        values = tuple(values)
+    except TypeError:
+        raise ConfigError(f"{name} must be a sequence of integers, got {values!r}") from None
+    if not values:
+        raise ConfigError(f"{name} is empty; give at least one value")
+    for i, v in enumerate(values):
+        _check_int(f"{name}[{i}]", v, minimum=minimum)
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{name} has a repeated value: {values!r}")
+    return tuple(int(v) for v in values)
+
+
+def _probe_splits(parts_by_condition, info, condition, vocab=None, tagset=None):
+    """The probe's ``Splits``: one per condition in ``conditions``, the first one's parts on top."""
+    conditions = {}
+    for value, parts in parts_by_condition.items():
+        cinfo = {**info, "condition": {condition: value}}
+        conditions[value] = Splits(parts["train"], parts["valid"], parts["test"], vocab=vocab, tagset=tagset,
+                                   info=cinfo)
+    first = next(iter(conditions.values()))
+    return Splits(first.train, first.valid, first.test, vocab=vocab, tagset=tagset, info=info,
+                  conditions=conditions)
+
+
+def _base_info(name, kind, input_kind, generator, options, seed, sizes, condition, values, preprocessing):
+    return {
+        "name": name,
+        "kind": kind,
+        "synthetic": True,
+        "input_kind": input_kind,
+        "source": f"generated by seqbench.data.probe_memory.{generator}",
+        "licence": "generated data (no licence needed)",
+        "split": "independent draws per condition: " + ", ".join(f"{p} = {sizes[p]} sequences" for p in PARTS),
+        "preprocessing": preprocessing,
+        "options": options,
+        "seed": seed,
+        "condition_name": condition,
+        "condition_values": list(values),
+    }
+
+
+def _balanced_labels(rng, n, n_classes):
+    """``n`` labels, each class ``n // n_classes`` or one more times, in random order."""
+    return rng.permutation(np.arange(n, dtype=np.int64) % n_classes)
+
+
+# ---------------------------------------------------------------- adding problem
+def _adding_sequences(rng, n, T):
+    """``(n, T + 1, 2)`` float64: values and markers, then the answer step ``(sum, 0)``."""
+    values = rng.random((n, T))
+    rows = np.arange(n)
+    first = rng.integers(0, T // 2, size=n)
+    second = rng.integers(T // 2, T, size=n)
+    X = np.zeros((n, T + 1, 2))
+    X[:, :T, 0] = values
+    X[rows, first, 1] = 1.0
+    X[rows, second, 1] = 1.0
+    X[:, T, 0] = values[rows, first] + values[rows, second]
+    return X, np.stack([first, second], axis=1)
+
+
+def adding_problem(lengths=(10, 50, 100), n_sequences=1000, n_valid=None, n_test=None, seed=0):
+    """The adding problem, one dataset per sequence length ``T`` (see the module docstring).
+
+    Parameters
+    ----------
+    lengths : sequence of int
+        The conditions ``T`` (each >= 2): steps before the answer step.
+    n_sequences : int
+        Training sequences per condition.
+    n_valid, n_test : int or None
+        Sequences in valid and test per condition; default ``max(1, n_sequences // 4)``.
+    seed : int
+
+    Returns
+    -------
+    Splits
+        ``X``: float64 arrays of shape ``(T + 1, 2)``; the answer is
+        ``X[i][T, 0]``. ``Split.extra["markers"]``: int64 ``(n, 2)``, the
+        marked positions. ``info["kind"] = "probe-adding"``,
+        ``info["input_kind"] = "continuous"``; ``conditions``: ``T -> Splits``.
+    """
+    lengths = _check_conditions("lengths", lengths, minimum=2)
+    _check_int("seed", seed, minimum=0)
+    sizes = _part_sizes(n_sequences, n_valid, n_test)
+    rng = np.random.default_rng(seed)
+    by_condition = {}
+    for T in lengths:
+        X, markers = _adding_sequences(rng, sum(sizes.values()), T)
+        X, markers = _cut(list(X), sizes), _cut(markers, sizes)
+        by_condition[T] = {p: Split(X[p], extra={"markers": markers[p]}) for p in PARTS}
+    options = {"lengths": list(lengths), "n_sequences": n_sequences, "n_valid": n_valid, "n_test": n_test,
+               "seed": seed}
+    info = _base_info("probe-adding", "probe-adding", "continuous", "adding_problem", options, seed, sizes, "T",
+                      lengths, "none; step T carries (sum of the two marked values, 0)")
+    return _probe_splits(by_condition, info, "T")
+
+
+# ------------------------------------------------------------------ copy memory
+def _copy_sequences(rng, n, T):
+    """Tokens and tags, both int64 ``(n, T + 2 * COPY_LENGTH)``."""
+    data = rng.integers(0, COPY_SYMBOLS, size=(n, COPY_LENGTH))
+    X = np.full((n, T + 2 * COPY_LENGTH), BLANK, dtype=np.int64)
+    X[:, :COPY_LENGTH] = data
+    X[:, T + COPY_LENGTH - 1] = DELIMITER
+    Y = np.full_like(X, BLANK)
+    Y[:, T + COPY_LENGTH:] = data
+    return X, Y
+
+
+def copy_memory(lengths=(10, 50, 100), n_sequences=1000, n_valid=None, n_test=None, seed=0):
+    """The copy-memory task, one tagging dataset per delay ``T`` (see the module docstring).
+
+    Parameters
+    ----------
+    lengths : sequence of int
+        The conditions ``T`` (each >= 1): the delimiter stands ``T`` steps
+        after the last data symbol.
+    n_sequences : int
+        Training sequences per condition.
+    n_valid, n_test : int or None
+        Sequences in valid and test per condition; default ``max(1, n_sequences // 4)``.
+    seed : int
+
+    Returns
+    -------
+    Splits
+        ``X``: int64 ``(T + 20,)``; ``y``: int64 tags ``(T + 20,)``;
+        ``vocab``: ``"a" .. "h", "_", ":"`` (ids 0-9, no specials);
+        ``tagset``: ``"a" .. "h", "_"`` (ids 0-8); ``info["kind"] = "probe-copy"``;
+        ``conditions``: ``T -> Splits``.
+    """
+    lengths = _check_conditions("lengths", lengths, minimum=1)
+    _check_int("seed", seed, minimum=0)
+    sizes = _part_sizes(n_sequences, n_valid, n_test)
+    rng = np.random.default_rng(seed)
+    by_condition, counts, tag_counts = {}, 0, 0
+    for T in lengths:
+        X, Y = _copy_sequences(rng, sum(sizes.values()), T)
+        X, Y = _cut(list(X), sizes), _cut(list(Y), sizes)
+        by_condition[T] = {p: Split(X[p], y=Y[p]) for p in PARTS}
+        if T == lengths[0]:
+            counts = np.bincount(np.concatenate(X["train"]), minlength=DELIMITER + 1)
+            tag_counts = np.bincount(np.concatenate(Y["train"]), minlength=BLANK + 1)
+    letters = [chr(ord("a") + i) for i in range(COPY_SYMBOLS)]
+    vocab = Vocab(letters + ["_", ":"], counts, specials=())
+    tagset = Vocab(letters + ["_"], tag_counts, specials=())
+    options = {"lengths": list(lengths), "n_sequences": n_sequences, "n_valid": n_valid, "n_test": n_test,
+               "seed": seed}
+    info = _base_info("probe-copy", "probe-copy", "discrete", "copy_memory", options, seed, sizes, "T", lengths,
+                      "none; token ids are the symbols, tag ids equal the token ids")
+    return _probe_splits(by_condition, info, "T", vocab=vocab, tagset=tagset)
+
+
+# --------------------------------------------------------------- temporal order
+def _order_sequences(rng, sizes, d, n_classes, n_noise, jitter):
+    """Tokens ``(n, d + 2 * ORDER_MARGIN + jitter)``, labels ``(n,)`` and marker positions ``(n, 2)``."""
+    labels = np.concatenate([_balanced_labels(rng, sizes[p], n_classes) for p in PARTS])
+    n = len(labels)
+    X = rng.integers(0, n_noise, size=(n, d + 2 * ORDER_MARGIN + jitter), dtype=np.int64)
+    if n_classes == 2:
+        first_is_y, second_is_y = labels, 1 - labels
+    else:
+        first_is_y, second_is_y = labels // 2, labels % 2
+    t1 = ORDER_MARGIN + rng.integers(0, jitter, size=n)
+    rows = np.arange(n)
+    X[rows, t1] = n_noise + first_is_y
+    X[rows, t1 + d] = n_noise + second_is_y
+    return X, labels, np.stack([t1, t1 + d], axis=1)
+
+
+def temporal_order(distances=(10, 30, 100), n_classes=2, n_noise=4, jitter=10, n_sequences=1000, n_valid=None,
+                   n_test=None, seed=0):
+    """The temporal-order task, one sequence-classification dataset per marker distance ``d``.
+
+    Parameters
+    ----------
+    distances : sequence of int
+        The conditions ``d`` (each >= 1): the second marker stands ``d``
+        steps after the first.
+    n_classes : {2, 4}
+        2: which marker comes first; 4: which pair (see the module docstring).
+    n_noise : int
+        Noise symbols (>= 1).
+    jitter : int
+        The first marker's position is uniform over ``jitter`` (>= 1) positions.
+    n_sequences : int
+        Training sequences per condition.
+    n_valid, n_test : int or None
+        Sequences in valid and test per condition; default ``max(1, n_sequences // 4)``.
+    seed : int
+
+    Returns
+    -------
+    Splits
+        ``X``: int64 ``(d + 10 + jitter,)``; ``y``: int64 labels of shape
+        ``(n_sequences,)``, one per sequence; ``Split.extra["markers"]``:
+        int64 ``(n, 2)``, the positions ``t1, t1 + d``; ``vocab``: the noise
+        symbols ``"n0" ..``, then ``"X"``, ``"Y"``; ``tagset``: the class
+        names; ``info["kind"] = "probe-order"``, ``info["n_classes"]``;
+        ``conditions``: ``d -> Splits``.
+    """
+    distances = _check_conditions("distances", distances, minimum=1)
+    if isinstance(n_classes, bool) or n_classes not in ORDER_CLASS_NAMES:
+        raise ConfigError(f"n_classes must be 2 (which order) or 4 (which pair), got {n_classes!r}")
+    _check_int("n_noise", n_noise)
+    _check_int("jitter", jitter)
+    _check_int("seed", seed, minimum=0)
+    sizes = _part_sizes(n_sequences, n_valid, n_test)
+    rng = np.random.default_rng(seed)
+    by_condition, counts, label_counts = {}, 0, 0
+    for d in distances:
+        X, labels, markers = _order_sequences(rng, sizes, d, n_classes, n_noise, jitter)
+        X, labels, markers = _cut(list(X), sizes), _cut(labels, sizes), _cut(markers, sizes)
+        by_condition[d] = {p: Split(X[p], y=labels[p], extra={"markers": markers[p]}) for p in PARTS}
+        if d == distances[0]:
+            counts = np.bincount(np.concatenate(X["train"]), minlength=n_noise + 2)
+            label_counts = np.bincount(labels["train"], minlength=n_classes)
+    vocab = Vocab([f"n{i}" for i in range(n_noise)] + ["X", "Y"], counts, specials=())
+    tagset = Vocab(ORDER_CLASS_NAMES[n_classes], label_counts, specials=())
+    options = {"distances": list(distances), "n_classes": n_classes, "n_noise": n_noise, "jitter": jitter,
+               "n_sequences": n_sequences, "n_valid": n_valid, "n_test": n_test, "seed": seed}
+    info = _base_info("probe-order", "probe-order", "discrete", "temporal_order", options, seed, sizes, "d",
+                      distances, "none; token ids are the symbols, y one class label per sequence")
+    info["n_classes"] = n_classes
+    return _probe_splits(by_condition, info, "d", vocab=vocab, tagset=tagset)
