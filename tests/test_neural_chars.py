@@ -69,3 +69,31 @@ def test_char_encoder_encodes_each_distinct_word_once_and_zeroes_the_start_symbo
     torch.testing.assert_close(out[0, 0], out[0, 1])
     assert torch.all(out[0, 2] == 0)
     torch.testing.assert_close(out[0, 3], chars(torch.tensor([[7]]))[0, 0])
+
+
+def test_frequency_word_dropout_drops_rare_words_at_alpha_over_alpha_plus_count():
+    """word_dropout="frequency": p(w) = 0.25 / (0.25 + count(w)); measured rates match it, UNK/start never drop."""
+    from seqbench.models._neural_inputs import TokenEncoder
+
+    enc = TokenEncoder(4, 3, word_dropout="frequency")
+    counts = np.array([1, 3, 0, 999])
+    enc.set_word_counts(counts)
+    expected = [0.25 / 1.25, 0.25 / 3.25, 0.0, 0.25 / 999.25, 0.0, 0.0]
+    np.testing.assert_allclose(enc.drop_prob.numpy(), expected, rtol=1e-6)
+    enc.train()
+    enc.generator = torch.Generator().manual_seed(0)
+    n = 200_000
+    ids = torch.tensor([[0, 1, 3, -1, 7]]).repeat(n // 5, 1)  # -1 the start symbol, 7 beyond the vocabulary (UNK)
+    with torch.no_grad():
+        out = enc(ids)                                               # (n/5, 5, 3)
+        is_unk = (out == enc.embed.weight[enc.n_words]).all(dim=-1)  # the UNK row's embedding
+        is_start = (out == enc.embed.weight[enc.n_words + 1]).all(dim=-1)
+    rates = is_unk.float().mean(dim=0).numpy()
+    np.testing.assert_allclose(rates[:3], [0.2, 0.25 / 3.25, 0.25 / 999.25], atol=0.006)
+    assert rates[4] == 1.0 and bool(is_start[:, 3].all())  # an unknown id is UNK; the start is never dropped
+    # the estimator sets the counts from its training data, and they travel with the saved weights
+    X = [np.array([0, 1, 1, 2, 2, 2])] * 4
+    est = LSTM(hidden_size=4, embedding_dim=2, word_dropout="frequency", max_epochs=1, valid_fraction=0.0,
+               random_state=0).fit(X, [x % 2 for x in X])
+    np.testing.assert_allclose(est.module_.encoder.drop_prob[:3].numpy(), [0.25 / 4.25, 0.25 / 8.25, 0.25 / 12.25],
+                               rtol=1e-6)

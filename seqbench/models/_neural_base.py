@@ -82,7 +82,7 @@ from ..exceptions import ConfigError, InvalidSequenceError, ResourceLimitError
 from ._char_encoder import char_table
 from ._neural_batches import bucket_batches, sequence_chunks, split_valid, stream_chunk
 from ._neural_heads import GaussianHead, SequenceHead, SequenceNet, TokenHead
-from ._neural_inputs import START, ContinuousEncoder, TokenEncoder
+from ._neural_inputs import FREQUENCY, START, ContinuousEncoder, TokenEncoder
 from ._neural_io import load_estimator, restore, save_estimator
 from ._neural_layers import check_seeded, init_parameters, resolve_device, torch_runtime
 from ._neural_params import TRAIN_DEFAULTS, param, store_params, train_config
@@ -273,8 +273,8 @@ class NeuralSequenceEstimator(NeuralPredictMixin, SequenceEstimator):
         words, n_known = _vocab_words(vocab) if vocab is not None else (None, self.vocab_size_)
         wd = param(self, "word_dropout")
         spec["n_words"] = n_known
-        spec["word_dropout"] = float((_AUTO_WORD_DROPOUT if head in ("tagger", "classifier") else 0.0)
-                                     if wd == "auto" else wd)
+        spec["word_dropout"] = wd if wd == FREQUENCY else float(
+            (_AUTO_WORD_DROPOUT if head in ("tagger", "classifier") else 0.0) if wd == "auto" else wd)
         table = None
         if param(self, "char_encoder") is not None:
             table = char_table(words, n_known)
@@ -386,6 +386,8 @@ class NeuralSequenceEstimator(NeuralPredictMixin, SequenceEstimator):
             init_parameters(net, init_generator, self.init_range)
             if table is not None:
                 net.encoder.chars.set_table(table[0], table[1])
+            if spec.get("word_dropout") == FREQUENCY:
+                net.encoder.set_word_counts(np.bincount(np.concatenate(X), minlength=spec["n_words"]))
             net = net.to(device)
             train_chunks, valid_chunks, sizes = self._training_data(X, targets, head, rng, device, net)
             history, stop = train(net, train_chunks, valid_chunks, config, generator=generator, **sizes)

@@ -70,7 +70,8 @@ _CHECKS = [  # name, test, what is expected
     ("dropout", lambda v: is_real(v, 0, 1, high_open=True), "a number in [0, 1)"),
     ("char_encoder", lambda v: v is None or v in CHAR_ENCODERS, f"None or one of {CHAR_ENCODERS}"),
     ("char_dim", lambda v: is_int(v, 2), "an integer >= 2"),
-    ("word_dropout", lambda v: v == "auto" or is_real(v, 0, 1, high_open=True), "'auto' or a number in [0, 1)"),
+    ("word_dropout", lambda v: v in ("auto", "frequency") or is_real(v, 0, 1, high_open=True),
+     "'auto', 'frequency' or a number in [0, 1)"),
 ]
 
 

@@ -360,7 +360,7 @@ _SHARED_PARAMS_DOC = """\
     char_encoder : {None, "lstm", "cnn"}, default=None
     char_dim : int, default=32
     vocab : Vocab, sequence of str or None, default=None
-    word_dropout : float or "auto", default="auto"
+    word_dropout : float, "auto" or "frequency", default="auto"
         As for :class:`~seqbench.models.LSTM`.
     batch_size, max_epochs, max_tokens, time_budget_s, optimizer, lr, weight_decay, lr_schedule, \
 warmup_steps, lr_decay, lr_decay_start, \

@@ -156,9 +156,11 @@ class _Recurrent(NeuralSequenceEstimator):
     vocab : Vocab, sequence of str or None, default=None
         The word strings of the ids (required by ``char_encoder``); also fixes
         ``vocab_size_ = len(vocab)``.
-    word_dropout : float or "auto", default="auto"
+    word_dropout : float, "auto" or "frequency", default="auto"
         Training: probability of replacing a word's embedding by UNK.
         "auto": 0.05 for taggers and classifiers on ids, 0 for language models.
+        "frequency": ``0.25 / (0.25 + count(word))`` per word (Kiperwasser &
+        Goldberg 2016): rare words, the most like unknown ones, are dropped most.
     batch_size, max_epochs, max_tokens, time_budget_s, optimizer, lr, weight_decay, lr_schedule, \
 warmup_steps, lr_decay, lr_decay_start, \
 clip_norm, valid_fraction, patience, stateful, bptt, init_range, random_state, device, n_threads
