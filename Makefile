@@ -9,7 +9,7 @@ TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 SUITE  ?= quick
 
-.PHONY: install test benchmark benchmark-full report clean
+.PHONY: install test benchmark benchmark-full benchmark-paper report clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ benchmark: $(STAMP)
 
 benchmark-full:
 	$(MAKE) benchmark SUITE=full
+
+benchmark-paper:
+	$(MAKE) benchmark SUITE=paper
 
 report: $(STAMP)
 	$(PY) -m seqbench report

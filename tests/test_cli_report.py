@@ -86,7 +86,8 @@ def test_validate_and_list():
     res = runner.invoke(app, ["list", "models"])
     assert res.exit_code == 0 and "ngram" in res.output.split()
     res = runner.invoke(app, ["list", "tasks"])
-    assert res.output.split() == ["lm", "tagging", "continuous"]
+    assert res.output.split() == ["lm", "tagging", "continuous", "lag", "mi", "context", "transduction", "order",
+                                  "adding", "copy"]
 
 
 def test_user_errors_are_one_message(tmp_path):

@@ -11,6 +11,8 @@ from seqbench.data import Split, Splits, Vocab, data_root, fetch, list_datasets,
 from seqbench.data.fetch import ChecksumError
 from seqbench.exceptions import ConfigError, DatasetUnavailableError
 
+from conftest import require_corpus
+
 
 def _lines(path, sentences):
     path.write_text("".join(" ".join(s) + "\n" for s in sentences), encoding="utf-8")
@@ -246,3 +248,12 @@ def test_synthetic_dispatch_validates_against_signature(monkeypatch):
     info = dataset_info("synthetic-hmm")
     assert info["kind"] == "synthetic" and info["options"]["n_states"] == 3
     assert dataset_info("co2")["options"] == {"missing": "interpolate"}
+
+
+def test_ptb_stream_joins_each_part_into_one_running_text():
+    require_corpus(*(f"ptb_mikolov/ptb.{k}.txt" for k in ("train", "valid", "test")))
+    sentences, stream = load_dataset("ptb"), load_dataset("ptb", stream=True)
+    for (name, part), (_, joined) in zip(sentences, stream):
+        assert len(joined.X) == 1 and stream.info["n_sequences"][name] == 1
+        np.testing.assert_array_equal(joined.X[0], np.concatenate(part.X))
+    assert stream.test.X[0].shape == (82430,)  # Mikolov's test set: 82,430 tokens with <eos>

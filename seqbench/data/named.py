@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from ..exceptions import ConfigError, DatasetUnavailableError
 from . import loaders
 from .build import char_splits, lm_splits, split_by_order, split_train_valid, tagging_splits
@@ -134,8 +136,8 @@ def _meta(name):
 
 
 # -- language modelling -------------------------------------------------------------------
-@_dataset("ptb", "lm", "Penn Treebank (Mikolov): word-level LM, closed 10k vocabulary")
-def _ptb(root, download):
+@_dataset("ptb", "lm", "Penn Treebank (Mikolov): word-level LM, closed 10k vocabulary", stream=False)
+def _ptb(stream, root, download):
     paths = _files("ptb", [f"ptb_mikolov/ptb.{k}.txt" for k in PARTS], root, download)
     sentences = {k: list(loaders.read_text(p)) for k, p in zip(PARTS, paths)}
     info = {**_meta("ptb"), "split": "standard Mikolov train/valid/test",
@@ -143,6 +145,12 @@ def _ptb(root, download):
     splits = lm_splits(sentences, info)
     splits.info["vocabulary"] += ("; the text's literal '<unk>' is the <unk> special; 10,000 Mikolov types "
                                   "(9,999 words incl. <unk>, plus <eos>) + <bos> (context only)")
+    if stream:  # one running text per part: a recurrent LM carries its state across sentences (Zaremba et al.)
+        for _, part in splits:
+            part.X = [np.concatenate(part.X)]
+        splits.info["n_sequences"] = {k: 1 for k in PARTS}
+        splits.info["preprocessing"] += ("; stream=True: each part is ONE sequence, the sentences joined in "
+                                         "order (the first token is predicted from the start symbol alone)")
     return splits
 
 
