@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sklearn.base import clone
 
-__all__ = ["Sweep", "condition_key", "with_longest", "probe_data"]
+__all__ = ["Sweep", "condition_key", "with_longest", "probe_data", "fit_unsupervised", "fit_supervised"]
 
 
 def condition_key(name, value):
@@ -65,3 +65,13 @@ def probe_data(splits):
     if kind.startswith("probe-") and kind != "probe-mi":
         return f"dataset is a probe's ({kind}); its own task scores it"
     return None
+
+
+def fit_unsupervised(est, splits):
+    """``est.fit(train.X)``: a density of one condition's data."""
+    return est.fit(splits.train.X)
+
+
+def fit_supervised(est, splits):
+    """``est.fit(train.X, train.y)``: a tagger or classifier of one condition's data."""
+    return est.fit(splits.train.X, splits.train.y)

@@ -37,7 +37,7 @@ import numpy as np
 
 from ...data.probe_memory import adding_problem
 from ...exceptions import ConfigError
-from ._sweep import Sweep, condition_key, with_longest
+from ._sweep import Sweep, condition_key, fit_unsupervised, with_longest
 
 __all__ = ["NAME", "applies", "fit", "evaluate", "adding_sweep", "BASELINE_MSE", "linear_mse_ratio"]
 
@@ -61,13 +61,10 @@ def applies(tags, splits) -> str | None:
     return None
 
 
-def _fit_density(est, splits):
-    return est.fit(splits.train.X)
-
 
 def fit(est, splits):
     """One clone of ``est`` fitted per length ``T`` (``fit(X)``): a :class:`Sweep`."""
-    return Sweep(est, splits.conditions, _fit_density)
+    return Sweep(est, splits.conditions, fit_unsupervised)
 
 
 def _answers(est, X):

@@ -33,7 +33,7 @@ import numpy as np
 
 from ...data.probe_memory import BLANK, COPY_LENGTH, COPY_SYMBOLS, copy_memory
 from ...exceptions import ConfigError
-from ._sweep import Sweep, condition_key, with_longest
+from ._sweep import Sweep, condition_key, fit_supervised, with_longest
 
 __all__ = ["NAME", "applies", "fit", "evaluate", "copy_sweep", "baseline_xent"]
 
@@ -57,13 +57,10 @@ def applies(tags, splits) -> str | None:
     return None
 
 
-def _fit_tagger(est, splits):
-    return est.fit(splits.train.X, splits.train.y)
-
 
 def fit(est, splits):
     """One clone of ``est`` fitted per delay ``T`` (``fit(X, y)``): a :class:`Sweep`."""
-    return Sweep(est, splits.conditions, _fit_tagger)
+    return Sweep(est, splits.conditions, fit_supervised)
 
 
 def _tag_probabilities(est, X):

@@ -41,7 +41,7 @@ import time
 import numpy as np
 
 from ...exceptions import ConfigError
-from ._sweep import Sweep, condition_key
+from ._sweep import Sweep, condition_key, fit_unsupervised
 
 __all__ = ["NAME", "applies", "fit", "evaluate", "lag_sweep", "memory_horizon", "minimal_pairs", "THRESHOLD"]
 
@@ -70,7 +70,7 @@ def _conditions(splits):
 
 def fit(est, splits):
     """Fit one clone of ``est`` per lag (``fit(train.X)``); returns them as a :class:`Sweep`."""
-    return Sweep(est, _conditions(splits), lambda model, data: model.fit(data.train.X))
+    return Sweep(est, _conditions(splits), fit_unsupervised)
 
 
 def memory_horizon(accuracies, threshold=THRESHOLD):

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...data.probe_memory import temporal_order
-from ._sweep import Sweep, condition_key, with_longest
+from ._sweep import Sweep, condition_key, fit_supervised, with_longest
 
 __all__ = ["NAME", "applies", "fit", "evaluate", "order_sweep", "BAG_OF_SYMBOLS_ACCURACY"]
 
@@ -49,13 +49,10 @@ def applies(tags, splits) -> str | None:
     return None
 
 
-def _fit_classifier(est, splits):
-    return est.fit(splits.train.X, splits.train.y)
-
 
 def fit(est, splits):
     """One clone of ``est`` fitted per distance ``d`` (``fit(X, y)``): a :class:`Sweep`."""
-    return Sweep(est, splits.conditions, _fit_classifier)
+    return Sweep(est, splits.conditions, fit_supervised)
 
 
 def evaluate(fitted, splits, split="test"):
