@@ -9,7 +9,7 @@ TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 SUITE  ?= quick
 
-.PHONY: install test benchmark benchmark-full benchmark-paper report clean
+.PHONY: install test benchmark benchmark-full benchmark-paper benchmark-peers report clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ benchmark-full:
 
 benchmark-paper:
 	$(MAKE) benchmark SUITE=paper
+
+# seqbench against hmmlearn, NLTK, KenLM, pykalman, filterpy, statsmodels, bare PyTorch (missing peers:
+# `pip install -e ".[peers]"`); prints the ratios, stores them in reports/peers/peers.sqlite.
+benchmark-peers: $(STAMP)
+	$(PY) -m seqbench bench peers
 
 report: $(STAMP)
 	$(PY) -m seqbench report

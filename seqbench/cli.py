@@ -1,4 +1,4 @@
-"""The ``seqbench`` command line: run, report, list, fetch, validate, export.
+"""The ``seqbench`` command line: run, report, list, fetch, validate, export, bench peers.
 
 Exit codes: 0 all cells done, 1 some cells failed (the report is still
 written), 2 usage or configuration error.
@@ -186,6 +186,26 @@ def export(suite: str = typer.Argument(..., help="suite name (its store under re
     if not path.exists():
         raise ConfigError(f"no results store {path}; run `seqbench run {suite}` first")
     typer.echo(str(export_store(path, out or path.with_name(f"results.{format}"), format=format)))
+
+
+bench_app = typer.Typer(help="Benchmarks against peer libraries.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("peers")
+@_clean_errors
+def bench_peers(quick: bool = typer.Option(False, "--quick", help="small sizes (seconds per case)"),
+                repeats: int = typer.Option(None, help="timed calls per contender (default 3 quick, 5 full)"),
+                only: list[str] = typer.Option(None, "--only", help="a case or family (repeat or comma-separate)"),
+                store: Path = typer.Option(None, help="results store (default reports/peers/peers.sqlite)"),
+                seed: int = typer.Option(0, help="seed of every case's data")):
+    """Time seqbench and the peer libraries on the same data, interleaved; print ratios and store them.
+
+    Exit code 1 when a contender failed or a peer's numbers disagree beyond its tolerance.
+    """
+    from .bench.peers import main
+
+    raise typer.Exit(main(quick=quick, repeats=repeats, only=only, store=store, seed=seed, echo=typer.echo))
 
 
 if __name__ == "__main__":  # pragma: no cover
