@@ -102,30 +102,45 @@ def _run_with_progress(run_cells, cells, store, **options):
 def report(suite: str = typer.Option(None, help="suite name (default: every store under reports/)"),
            store: Path = typer.Option(None, help="a results store to report on (instead of --suite)"),
            out: Path = typer.Option(None, help="folder for index.html (default: the store's folder)"),
-           reports_dir: Path = typer.Option(REPORTS, help="reports folder whose index.html lists every report")):
+           reports_dir: Path = typer.Option(REPORTS, help="reports folder whose index.html lists every report"),
+           peers: bool = typer.Option(False, "--peers", help="the peers page of `seqbench bench peers` only "
+                                      "(its store: --store, default <reports-dir>/peers/peers.sqlite)")):
     """Write reports/<suite>/index.html from the stored results and refresh reports/index.html.
 
-    Reads only the store; no model is re-run. Prints the time each page took.
+    Without --suite or --store, also rewrites reports/peers/index.html when
+    reports/peers/peers.sqlite exists. Reads only the stores; no model is
+    re-run. Prints the time each page took.
     """
     import time
 
     from .report import write_index, write_report
+    from .report.peers_page import write_peers_page
 
     if store is not None and suite is not None:
         raise ConfigError("give --suite or --store, not both")
-    if store is not None:
+    peers_store = reports_dir / "peers" / "peers.sqlite"
+    if peers:
+        if suite is not None:
+            raise ConfigError("give --suite or --peers, not both")
+        paths, peers_store = [], store or peers_store
+        if not peers_store.is_file():
+            raise ConfigError(f"no peers store {peers_store}; run `seqbench bench peers` first")
+    elif store is not None:
         paths = [store]
     else:
         paths = [reports_dir / suite / "results.sqlite"] if suite else sorted(reports_dir.glob("*/results.sqlite"))
+    writers = [(write_report, p) for p in paths]
+    if peers or (suite is None and store is None and out is None and peers_store.is_file()):
+        writers.append((write_peers_page, peers_store))
     missing = [str(p) for p in paths if not p.is_file()]
-    if not paths or missing:
+    if not writers or missing:
         raise ConfigError(f"no results store {', '.join(missing) or f'under {reports_dir}'}; "
                           f"run `seqbench run SUITE` first")
-    if out is not None and len(paths) > 1:
-        raise ConfigError("--out needs one store: give --suite or --store")
-    for p in paths:
+    if out is not None and len(writers) > 1:
+        raise ConfigError("--out needs one store: give --suite, --store or --peers")
+    for write, p in writers:
         t0 = time.perf_counter()
-        html = write_report(p, out / "index.html" if out is not None else None)
+        html = write(p, out / "index.html" if out is not None else None)
         typer.echo(f"wrote {html} ({html.stat().st_size / 1024:,.0f} KiB in {time.perf_counter() - t0:.2f} s)")
     if reports_dir.is_dir():
         typer.echo(f"wrote {write_index(reports_dir)}")

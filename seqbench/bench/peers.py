@@ -383,13 +383,19 @@ def _pin_torch():
 
 # -------------------------------------------------------------------------------------- main
 def main(*, quick=False, repeats=None, only=None, store=None, seed=0, echo=print):
-    """``seqbench bench peers``: run, print the table, store the rows; returns the exit code.
+    """``seqbench bench peers``: run, print the table, store the rows, write the page; returns the exit code.
+
+    The page (:mod:`seqbench.report.peers_page`) is ``index.html`` beside the
+    store; a store at ``<reports>/peers/peers.sqlite`` also refreshes
+    ``<reports>/index.html``.
 
     Exit code 1 when a contender failed or a peer disagrees beyond its
     tolerance; unavailable peers do not count.
     """
     from ..harness.cell import now
-    from ..harness.provenance import machine, versions
+    from ..harness.provenance import git_revision, machine, versions
+    from ..report.peers_page import write_peers_page
+    from ..report.render import write_index
     from ._store import DEFAULT_PATH, write_results
     from ._table import format_table
 
@@ -407,12 +413,26 @@ def main(*, quick=False, repeats=None, only=None, store=None, seed=0, echo=print
                      on_case=lambda got: echo(format_table(got) + "\n"))
     path = Path(store) if store else DEFAULT_PATH
     info = {"size": size, "seed": seed, "repeats": repeats, "cases": [c.name for c in cases],
-            "machine": machine(), "versions": versions(), "wall_seconds": time.perf_counter() - t0}
+            "machine": machine(), "versions": versions(), "git_revision": git_revision(),
+            "wall_seconds": time.perf_counter() - t0, "command": _command(quick, repeats, only, store, seed)}
     run_id = write_results(rows, path, info=info, started=started, finished=now())
+    page = write_peers_page(path)
+    if path.parent.name == "peers":  # the reports layout: reports/peers/peers.sqlite
+        write_index(path.parent.parent)
     failed = [r for r in rows if r["status"] == "failed"]
     differ = [r for r in rows if (r.get("agreement") or {}).get("ok") is False]
     unavailable = [r for r in rows if r["status"] == "unavailable"]
     echo(f"{len(rows)} rows: {len(rows) - len(failed) - len(unavailable)} ok, {len(failed)} failed, "
          f"{len(unavailable)} unavailable, {len(differ)} disagreeing; {time.perf_counter() - t0:.1f} s; "
-         f"store {path} (run {run_id})")
+         f"store {path} (run {run_id}); page {page}")
     return 1 if failed or differ else 0
+
+
+def _command(quick, repeats, only, store, seed):
+    """The ``seqbench bench peers`` command line that reproduces a run (for the page's provenance)."""
+    import shlex
+
+    parts = ["seqbench bench peers", *(["--quick"] if quick else []), f"--repeats {repeats}",
+             *(f"--only {shlex.quote(str(o))}" for o in only or ()), f"--seed {seed}",
+             *([f"--store {shlex.quote(str(store))}"] if store else [])]
+    return " ".join(parts)

@@ -76,11 +76,18 @@ def write_report(store_path, out_html=None):
 
 
 def write_index(reports_dir):
-    """Refresh ``reports_dir/index.html``: one row per ``*/results.sqlite`` found below it."""
+    """Refresh ``reports_dir/index.html``: one row per ``*/results.sqlite`` found below it, and one for
+    the peers page when ``peers/peers.sqlite`` (``seqbench bench peers``) is there."""
     reports_dir = Path(reports_dir)
     entries = []
     for path in sorted(reports_dir.glob("*/results.sqlite")):
         summary = build_summary(path)
         entries.append({**summary, "href": f"{path.parent.name}/index.html"})
+    peers = reports_dir / "peers" / "peers.sqlite"
+    if peers.is_file():
+        from .peers_page import peers_summary  # imports this module
+
+        entries.append({**peers_summary(peers), "href": "peers/index.html"})
+        entries.sort(key=lambda e: e["href"])
     html = _env.get_template("index.html.j2").render(entries=entries, csp=CSP, sort_js=Markup(SORT_JS))
     return _write_atomic(reports_dir / "index.html", html)
