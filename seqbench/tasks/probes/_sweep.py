@@ -36,7 +36,7 @@ class Sweep:
         self.models = {}
         for value, splits in conditions.items():
             self.models[value] = fit(clone(template), splits)
-        last = self.models[value] if self.models else None
+        last = next(reversed(self.models.values()), None)
         for name in ("n_parameters_", "device_", "n_threads_", "history_"):
             setattr(self, name, getattr(last, name, None))
 
