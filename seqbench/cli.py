@@ -32,6 +32,12 @@ def _clean_errors(command):
     return wrapper
 
 
+def _split_names(values):
+    """``["a,b", "c"]`` -> ``["a", "b", "c"]``; None or empty -> None (no selection)."""
+    names = [n.strip() for v in values or () for n in v.split(",") if n.strip()]
+    return names or None
+
+
 def _store_path(suite_name, store):
     return Path(store) if store else REPORTS / suite_name / "results.sqlite"
 
@@ -56,22 +62,30 @@ def run(suite: str = typer.Argument("quick", help="bundled suite name or path to
         n_jobs: int = typer.Option(None, help="cells run side by side (default: the suite's)"),
         scheduler: str = typer.Option(None, help="dask scheduler address, e.g. tcp://host:8786"),
         retry_failed: bool = typer.Option(False, help="re-run cells stored as failed"),
-        store: Path = typer.Option(None, help="results store (default reports/<suite>/results.sqlite)")):
-    """Run every cell of a suite that the store does not hold yet."""
+        store: Path = typer.Option(None, help="results store (default reports/<suite>/results.sqlite)"),
+        models: list[str] = typer.Option(None, help="run only these model ids (repeat or comma-separate)"),
+        datasets: list[str] = typer.Option(None, help="run only on these dataset ids (repeat or comma-separate)")):
+    """Run every cell of a suite that the store does not hold yet.
+
+    ``--models`` / ``--datasets`` run part of the suite (e.g. one long row at a
+    time); the report still covers the whole suite, with every cell stored so far.
+    """
     from .harness.cell import now
     from .harness.provenance import run_info
     from .harness.runner import run_cells
     from .harness.store import Store
-    from .harness.suite import expand_cells, load_suite
+    from .harness.suite import expand_cells, load_suite, select_cells
 
     spec = load_suite(suite)
     cells = expand_cells(spec)
+    chosen = select_cells(cells, models=_split_names(models), datasets=_split_names(datasets))
     path = _store_path(spec.name, store)
     settings = {"backend": backend or spec.backend, "n_jobs": n_jobs or spec.n_jobs,
                 "scheduler": scheduler or spec.scheduler or None}
     with Store(path) as st, st.lock():
+        # the suite's cells, not only the chosen ones: the report keeps every stored cell of this suite
         run_id = st.begin_run({**run_info(spec, **settings), "cell_keys": sorted(c.key for c in cells)}, now())
-        summary = _run_with_progress(run_cells, cells, st, retry_failed=retry_failed, **settings)
+        summary = _run_with_progress(run_cells, chosen, st, retry_failed=retry_failed, **settings)
         st.end_run(run_id, dataclasses.asdict(summary), now())
     typer.echo(f"{summary.n_total} cells: {summary.n_skipped_done} already done, {summary.n_run} run "
                f"({summary.n_ok} ok, {summary.n_failed} failed, {summary.n_unavailable} data unavailable), "

@@ -208,3 +208,32 @@ def test_tiny_hmm_total_log_likelihood_matches_brute_force():
     lengths = np.array([3, 2])
     theirs = hmmlearn_model((start, trans, emit)).score(np.concatenate(X)[:, None], lengths)
     assert theirs == pytest.approx(brute, rel=1e-12)
+
+
+def test_pomegranate_em_iteration_matches_brute_force_expected_counts():
+    """pomegranate's EM step as the hmm-em case runs it (rows renormalised without its end
+    probability) equals one EM step computed by enumerating every state path of a tiny HMM."""
+    pytest.importorskip("pomegranate.hmm")
+    from itertools import product
+    from types import SimpleNamespace
+
+    from seqbench.bench._cases_hmm import _pomegranate_em, path_log_prob
+
+    start = np.array([0.6, 0.4])
+    trans = np.array([[0.7, 0.3], [0.2, 0.8]])
+    emit = np.array([[0.5, 0.4, 0.1], [0.1, 0.3, 0.6]])
+    X = [np.array([0, 2, 1]), np.array([2, 2, 0]), np.array([1, 0])]
+    n_start, n_trans, n_emit = np.zeros(2), np.zeros((2, 2)), np.zeros((2, 3))
+    for x in X:
+        paths = [np.array(s) for s in product(range(2), repeat=len(x))]
+        weights = np.exp([path_log_prob([s], [x], (start, trans, emit)) for s in paths])
+        weights /= weights.sum()
+        for s, w in zip(paths, weights):
+            n_start[s[0]] += w
+            np.add.at(n_trans, (s[:-1], s[1:]), w)
+            np.add.at(n_emit, (s, x), w)
+    data = SimpleNamespace(params=(start, trans, emit), X=X)
+    got = _pomegranate_em(data)()
+    for theirs, counts in zip(got, (n_start, n_trans, n_emit)):
+        expected = counts / counts.sum(axis=-1, keepdims=True)
+        np.testing.assert_allclose(theirs, expected, rtol=1e-10, atol=1e-12)

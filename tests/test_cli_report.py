@@ -100,3 +100,21 @@ def test_user_errors_are_one_message(tmp_path):
     bad.write_text(SUITE.replace("{ORDER}", "2").replace('id = "kn2"', 'id = "kn2"\nordr = 3'))
     res = CliRunner().invoke(app, ["validate", str(bad)])
     assert res.exit_code == 2 and "models[0]" in res.output and "ordr" in res.output
+
+
+def test_run_part_of_a_suite_then_the_rest(tmp_path, monkeypatch):
+    """--models runs only that model's cells; the report of the partial run still shows every stored cell."""
+    monkeypatch.setenv("SEQBENCH_DATA", str(tmp_path / "no-data-here"))
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    res = runner.invoke(app, ["run", _suite(tmp_path), "--models", "tagger2", "--datasets", "synthetic-hmm"])
+    assert res.exit_code == 0, res.output
+    with Store(tmp_path / "reports/tiny/results.sqlite") as store:
+        assert {(r["model_id"], r["dataset"]) for r in store.rows()} == {("tagger2", "synthetic-hmm")}
+    res = runner.invoke(app, ["run", _suite(tmp_path), "--models", "kn2,oracle", "--datasets", "synthetic-hmm"])
+    assert res.exit_code == 0 and "0 already done" in res.output, res.output
+    res = runner.invoke(app, ["report"])
+    html = (tmp_path / "reports/tiny/index.html").read_text()
+    assert "tagger2" in html and "kn2" in html  # the first partial run's cell is kept
+    res = runner.invoke(app, ["run", _suite(tmp_path), "--models", "kn9"])
+    assert res.exit_code == 2 and "unknown model id 'kn9'" in res.output

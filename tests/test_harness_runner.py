@@ -266,3 +266,61 @@ def test_model_warnings_are_kept_with_the_row():
     row = execute_cell(only(cells, "hmm", "lm"))
     assert row["status"] == "ok"
     assert any(w.startswith("ConvergenceWarning: EM did not converge") for w in row["warnings"])
+
+
+# ------------------------------------------------------------------------- requirements
+def test_unmet_requirement_gives_unavailable_without_loading_data(monkeypatch):
+    from seqbench.harness import requirements
+
+    monkeypatch.setitem(requirements.REQUIREMENTS, "cuda", (lambda: False, "a CUDA device (none here)"))
+    monkeypatch.setattr(cell_module, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    cell_module.clear_dataset_cache()
+    cells = suite_cells([{"id": "gpu", "model": "ngram", "params": {"order": 2}, "tasks": ["lm"],
+                          "requires": ["cuda"]}])
+    row = execute_cell(only(cells, "gpu", "lm"))
+    assert row["status"] == "unavailable" and row["error_type"] == "RequirementUnavailable"
+    assert "a CUDA device (none here)" in row["error_message"] and set(row) == ROW_FIELDS
+
+
+def test_met_requirement_runs_the_cell_and_unavailable_cells_are_not_done(monkeypatch, store):
+    from seqbench.harness import requirements
+
+    present = {"cuda": False}
+    monkeypatch.setitem(requirements.REQUIREMENTS, "cuda", (lambda: present["cuda"], "a CUDA device"))
+    cells = suite_cells([{"id": "gpu", "model": "ngram", "params": {"order": 2}, "tasks": ["lm"],
+                          "requires": ["cuda"]}])
+    first = run_cells(cells, store, backend="sequential")
+    assert first.n_unavailable == 1 and first.n_ok == 2  # the oracle cells (lm, tagging) need nothing
+    present["cuda"] = True  # the same store on a machine that has it: the pending cell runs now
+    second = run_cells(cells, store, backend="sequential")
+    assert second.n_run == 1 and second.n_ok == 1
+    row = next(r for r in store.rows() if r["model_id"] == "gpu")
+    data = tiny_data()
+    logp = NGram(order=2).fit(data.train.X).score_tokens(data.test.X)
+    total, count = sum(float(lp.sum()) for lp in logp), sum(len(x) for x in data.test.X)
+    assert row["status"] == "ok" and row["metrics"]["perplexity"] == pytest.approx(math.exp(-total / count))
+
+
+def test_unknown_requirement_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"models\[0\]\.requires\[0\].*unknown requirement 'tpu'.*cuda"):
+        suite_cells([{"id": "m", "model": "ngram", "requires": ["tpu"]}])
+
+
+# ----------------------------------------------------------------------------- selection
+def test_select_cells_by_model_and_dataset():
+    from seqbench.harness.suite import select_cells
+
+    models = [{"id": "kn2", "model": "ngram", "params": {"order": 2}, "tasks": ["lm"]},
+              {"id": "kn3", "model": "ngram", "params": {"order": 3}, "tasks": ["lm"]}]
+    datasets = [{"name": "synthetic-hmm", "options": TINY},
+                {"id": "other", "name": "synthetic-hmm", "options": {**TINY, "seed": 5}}]
+    cells = suite_cells(models, datasets=datasets)
+    assert {(c.model_id, c.dataset) for c in select_cells(cells, models=["kn3"])} == {
+        ("kn3", "synthetic-hmm"), ("kn3", "other")}
+    assert {(c.model_id, c.dataset) for c in select_cells(cells, models=["kn2"], datasets=["other"])} == {
+        ("kn2", "other")}
+    assert select_cells(cells) == cells
+    with pytest.raises(ConfigError, match="unknown model id 'kn4'; valid: kn2, kn3"):
+        select_cells(cells, models=["kn4"])
+    with pytest.raises(ConfigError, match="unknown dataset id 'nope'"):
+        select_cells(cells, datasets=["nope"])

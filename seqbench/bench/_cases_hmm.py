@@ -13,8 +13,10 @@ concatenated arrays (``X_cat``, ``lengths``), built once outside the timing.
 - ``hmm-viterbi``: seqbench ``predict`` against hmmlearn ``decode``;
   agreement: the summed log-probability of the decoded paths.
 - ``hmm-em``: one E-step and M-step from the same parameters (seqbench's
-  batched ``_hmm_em`` against hmmlearn ``fit(n_iter=1)``); agreement: the
-  re-estimated start, transition and emission probabilities, 1e-10.
+  batched ``_hmm_em`` against hmmlearn ``fit(n_iter=1)`` and pomegranate's
+  ``summarize`` + ``from_summaries``, the body of its ``fit`` loop);
+  agreement: the re-estimated start, transition and emission probabilities,
+  1e-10 (pomegranate 1e-8).
 """
 from __future__ import annotations
 
@@ -82,8 +84,8 @@ class _Data:
         return sum(s.sum() for s in self.ours().score_tokens(self.X))
 
 
-def _pomegranate_score(data):
-    """pomegranate DenseHMM over the same parameters: total log-likelihood, one batch per length."""
+def _pomegranate(data):
+    """pomegranate DenseHMM holding the true parameters (float64), and the sequences batched by length."""
     import torch
     from pomegranate.distributions import Categorical
     from pomegranate.hmm import DenseHMM
@@ -95,7 +97,12 @@ def _pomegranate_score(data):
     by_length = {}
     for x in data.X:
         by_length.setdefault(len(x), []).append(x)
-    batches = [torch.as_tensor(np.stack(xs))[:, :, None] for xs in by_length.values()]  # (n, T, 1)
+    return model, [torch.as_tensor(np.stack(xs))[:, :, None] for xs in by_length.values()]  # (n, T, 1)
+
+
+def _pomegranate_score(data):
+    """pomegranate ``log_probability``: the total log-likelihood, one call per sequence length."""
+    model, batches = _pomegranate(data)
 
     def run():
         return float(sum(model.log_probability(b).sum() for b in batches))
@@ -137,6 +144,26 @@ def _viterbi(seed, quick):
     ])
 
 
+def _pomegranate_em(data):
+    """One pomegranate EM iteration from the true parameters: ``summarize`` every batch, then
+    ``from_summaries`` (what ``fit`` does per iteration); returns ``(start, trans, emit)``.
+
+    pomegranate's transition rows also hold the end probability, so they are
+    renormalised over the states to compare with the other contenders.
+    """
+    import torch
+
+    def run():
+        model, batches = _pomegranate(data)  # fresh each call: from_summaries overwrites the parameters
+        for batch in batches:
+            model.summarize(batch)
+        model.from_summaries()
+        edges = torch.exp(model.edges).numpy()
+        emit = np.concatenate([d.probs.numpy() for d in model.distributions])
+        return torch.exp(model.starts).numpy(), edges / edges.sum(axis=1, keepdims=True), emit
+    return run
+
+
 def seqbench_em_iteration(data):
     """One batched E-step and M-step from the true parameters: ``(start, trans, emit)``."""
     from ..models import _hmm_em as em
@@ -154,13 +181,23 @@ def _em(seed, quick):
     def theirs():
         return hmmlearn_model(data.params, "scaling", n_iter=1, params="ste").fit(data.X_cat, data.lengths)
 
+    def flat(params):
+        return np.concatenate([p.ravel() for p in params])
+
     def agree():
         fitted = theirs()
-        ours = np.concatenate([p.ravel() for p in seqbench_em_iteration(data)])
-        return ours, np.concatenate([fitted.startprob_, fitted.transmat_.ravel(), fitted.emissionprob_.ravel()])
+        return flat(seqbench_em_iteration(data)), flat((fitted.startprob_, fitted.transmat_, fitted.emissionprob_))
 
+    pomegranate = {}
+    what = "start, transition and emission probabilities"
     return Prepared(data.description, [
         Contender("seqbench batched EM iteration", "seqbench", lambda: seqbench_em_iteration(data), data.n),
         Contender("hmmlearn fit(n_iter=1) (scaling)", "hmmlearn", theirs, data.n, requires=("hmmlearn",),
-                  agree=agree, rtol=1e-10, atol=1e-12, what="start, transition and emission probabilities"),
+                  agree=agree, rtol=1e-10, atol=1e-12, what=what),
+        Contender("pomegranate DenseHMM summarize + from_summaries", "pomegranate", lambda: pomegranate["run"](),
+                  data.n, requires=("pomegranate.hmm",),
+                  prepare=lambda: pomegranate.setdefault("run", _pomegranate_em(data)),
+                  agree=lambda: (flat(seqbench_em_iteration(data)), flat(pomegranate["run"]())),
+                  rtol=1e-8, atol=1e-12, what=what,
+                  note="float64; one fit iteration; includes building the model"),
     ])

@@ -3,7 +3,8 @@
 :func:`execute_cell` never raises (but for ``KeyboardInterrupt``): a model's
 exception, a refused allocation or a blown time budget becomes a ``"failed"``
 row with the error's type, message and traceback; missing dataset files give
-an ``"unavailable"`` row whose message says how to fetch them. The ``oracle``
+an ``"unavailable"`` row whose message says how to fetch them, and so does a
+model's unmet ``requires`` (e.g. no CUDA device; nothing is loaded). The ``oracle``
 cells of a synthetic dataset score its generating model (``splits.oracle``):
 nothing is fitted (``fit_seconds`` 0).
 
@@ -59,6 +60,7 @@ from ..data import load_corpus, load_dataset
 from ..exceptions import ConfigError, DatasetUnavailableError
 from ..tasks import TASKS
 from .provenance import git_revision, versions
+from .requirements import unmet_requirements
 from .suite import ORACLE, to_json
 
 __all__ = ["execute_cell", "na_row", "failed_row", "CellTimeout", "clear_dataset_cache"]
@@ -263,6 +265,11 @@ def execute_cell(cell):
         return na_row(cell)
     row = _base_row(cell, "ok")
     row["started"] = now()
+    missing = unmet_requirements(getattr(cell, "requires", ()))
+    if missing:
+        row.update(status="unavailable", error_type="RequirementUnavailable", error_message=missing,
+                   finished=now())
+        return row
     t_start = time.perf_counter()
     try:
         with _one_thread() as threads, warnings.catch_warnings(record=True) as caught:

@@ -35,6 +35,7 @@ error::
     tasks = ["lm"]                     # restrict this model's tasks; each must be possible
     datasets = ["ptb", "tiny-shakespeare"]   # restrict this model's datasets (ids of this suite)
     time_budget_s = 120                # overrides defaults.time_budget_s
+    requires = ["cuda"]                # run only where this is present (else the cell reads "unavailable")
 
     [[models.targets]]                 # a published figure for the report's reproduction panel
     dataset = "ptb"                    # required: a dataset id of this suite
@@ -84,10 +85,11 @@ from ..exceptions import ConfigError
 from ..registry import get_model_class, make_model
 from ..tasks import CORE_TASKS, TASKS
 from . import _suite_checks as check
+from .requirements import REQUIREMENTS
 
 __all__ = ["Suite", "DatasetEntry", "ModelEntry", "Target", "Cell", "DatasetProfile",
            "load_suite", "parse_suite", "list_suites", "expand_cells",
-           "canonical_spec", "cell_key", "cell_seed", "to_json", "ORACLE"]
+           "canonical_spec", "cell_key", "cell_seed", "to_json", "select_cells", "ORACLE"]
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 BACKENDS = ("loky", "dask", "sequential")
@@ -97,7 +99,7 @@ _TOP_KEYS = ("name", "description", "seeds", "tasks", "defaults", "datasets", "m
 _DEFAULT_KEYS = ("time_budget_s", "backend", "n_jobs", "scheduler")
 _NAMED_KEYS = ("name", "id", "options")
 _CORPUS_KEYS = ("id", "paths", "format", "options")
-_MODEL_KEYS = ("id", "model", "params", "tasks", "datasets", "time_budget_s", "targets")
+_MODEL_KEYS = ("id", "model", "params", "tasks", "datasets", "time_budget_s", "requires", "targets")
 _TARGET_KEYS = ("dataset", "task", "metric", "value", "tolerance", "source")
 
 
@@ -202,6 +204,7 @@ class ModelEntry:
     tags: Tags
     targets: tuple
     datasets: tuple | None = None
+    requires: tuple = ()
 
     def runs_on(self, dataset_id):
         return self.datasets is None or dataset_id in self.datasets
@@ -256,6 +259,7 @@ class Cell:
     status: str
     reason: str | None
     spec: dict
+    requires: tuple = ()
 
     def __hash__(self):  # the dict fields are not hashable; the key identifies the cell
         return hash(self.key)
@@ -438,6 +442,13 @@ def _model_datasets(where, value, datasets):
     return tuple(check.distinct(where, ids))
 
 
+def _requires(where, value):
+    names = check.list_of(where, value, nonempty=False)
+    for i, name in enumerate(names):
+        check.choice(f"{where}[{i}]", name, tuple(REQUIREMENTS), what="requirement")
+    return tuple(check.distinct(where, names))
+
+
 def _target(where, entry, model_id, tags, tasks, datasets):
     check.table(where, entry, _TARGET_KEYS, required=("dataset", "task", "metric", "value", "source"))
     dataset = check.choice(f"{where}.dataset", entry["dataset"], tuple(datasets), what="dataset id")
@@ -474,8 +485,9 @@ def _model(where, entry, suite_tasks, datasets, default_budget):
     runs_on = _model_datasets(f"{where}.datasets", entry.get("datasets"), datasets)
     targets = _targets(f"{where}.targets", entry.get("targets", []), model_id, tags, tasks,
                        datasets if runs_on is None else {k: datasets[k] for k in runs_on})
+    requires = _requires(f"{where}.requires", entry.get("requires", []))
     return ModelEntry(model_id, key, params, tasks, budget, f"{cls.__module__}.{cls.__qualname__}",
-                      to_json(est.get_params()), tags, targets, runs_on)
+                      to_json(est.get_params()), tags, targets, runs_on, requires)
 
 
 def _models(value, suite_tasks, datasets, default_budget):
@@ -567,18 +579,18 @@ def load_suite(name_or_path):
 
 
 # ===================================================================================== grid
-def _cell(dataset, task, model_id, model, model_class, full_params, params, seed, budget, reason):
+def _cell(dataset, task, model_id, model, model_class, full_params, params, seed, budget, reason, requires=()):
     spec = canonical_spec(model_class, full_params, dataset.spec, task, seed)
     key = cell_key(spec)
     return Cell(dataset=dataset.id, dataset_spec=to_json(dataset.spec), task=task, model_id=model_id,
                 model=model, params=to_json(params), seed=seed, time_budget_s=budget,
                 key=key, cell_seed=cell_seed(key), status="n/a" if reason else "pending", reason=reason,
-                spec=spec)
+                spec=spec, requires=requires)
 
 
 def _model_cell(dataset, task, model, seed, reason):
     return _cell(dataset, task, model.id, model.model, model.model_class, model.full_params, model.params,
-                 seed, model.time_budget_s, reason)
+                 seed, model.time_budget_s, reason, model.requires)
 
 
 def _oracle_cell(dataset, task, seed, budget):
@@ -608,6 +620,24 @@ def expand_cells(suite):
                 cells.extend(_model_cell(dataset, task, model, seed, reason) for seed in suite.seeds)
     _check_unique_keys(cells)
     return cells
+
+
+def select_cells(cells, models=None, datasets=None):
+    """The cells of the given model ids and dataset ids (None: all), in their order.
+
+    Raises
+    ------
+    ConfigError
+        A name that is not a model id (or dataset id) of these cells; the
+        message lists the valid ones.
+    """
+    for what, names, field in (("model id", models, "model_id"), ("dataset id", datasets, "dataset")):
+        valid = sorted({getattr(c, field) for c in cells} - {ORACLE})
+        for name in names or ():
+            if name not in valid and not (field == "model_id" and name == ORACLE):
+                raise ConfigError(f"unknown {what} {name!r}; valid: {', '.join(valid)}")
+    return [c for c in cells if (models is None or c.model_id in models)
+            and (datasets is None or c.dataset in datasets)]
 
 
 def _check_unique_keys(cells):
