@@ -14,6 +14,7 @@ import pytest
 from seqbench.data import data_root, fetch, load_dataset
 from seqbench.data.fetch import find_file, load_sources
 from seqbench.data.loaders import read_conllu
+from seqbench.exceptions import ConfigError
 
 pytestmark = pytest.mark.corpus
 
@@ -128,6 +129,14 @@ def test_treebank_pos_matches_nltk(nltk_reader):
             for part in (ds.train, ds.valid, ds.test) for x, y in zip(part.X, part.y)]
     assert mine == ref
     assert len(ds.tagset) == 45 and "-NONE-" not in ds.tagset
+    # valid=False: NLTK's 90/10 split, the first 3,522 sentences train and the same 392 test
+    flat = load_dataset("treebank-pos", valid=False)
+    assert flat.info["n_sequences"] == {"train": 3_522, "valid": 0, "test": 392}
+    assert [list(zip(flat.vocab.decode(x), flat.tagset.decode(y))) for x, y in zip(flat.train.X, flat.train.y)] \
+        == ref[:3_522]
+    assert [flat.vocab.decode(x) for x in flat.test.X] == [[w for w, _ in s] for s in ref[3_522:]]
+    with pytest.raises(ConfigError, match="valid must be true or false"):
+        load_dataset("treebank-pos", valid="no")
 
 
 def test_conll2000_pos_matches_nltk(nltk_reader):

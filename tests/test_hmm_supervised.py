@@ -55,3 +55,37 @@ def test_refit_switches_modes_without_leftovers(ds):
         model.score(X, y)
     model.fit(X, y)
     assert model.fit_mode_ == "tagger" and not hasattr(model, "emissionprob_") and not hasattr(model, "history_")
+
+
+# ------------------------------------------------------------- tagger_smoothing="additive"
+def test_additive_tagger_is_lidstone_relative_frequencies_and_brute_force_viterbi():
+    """Counts of a 3-sentence corpus by hand; Lidstone (c + a) / (n + B a); predict = best path by enumeration."""
+    from itertools import product
+
+    X = [np.array([0, 1, 2]), np.array([1, 1]), np.array([2, 0, 0, 1])]
+    y = [np.array([0, 1, 1]), np.array([1, 1]), np.array([1, 1, 0, 1])]
+    a, b = 0.1, 0.5
+    model = HMM(order=1, tagger_smoothing="additive", transition_pseudocount=a, emission_pseudocount=b).fit(X, y)
+    # starts: tag 0 once, tag 1 twice; transitions 0->1 twice; 1->1 three times, 1->0 once
+    np.testing.assert_allclose(model.startprob_, [(1 + a) / (3 + 2 * a), (2 + a) / (3 + 2 * a)])
+    np.testing.assert_allclose(model.transmat_, [[a / (2 + 2 * a), (2 + a) / (2 + 2 * a)],
+                                                [(1 + a) / (4 + 2 * a), (3 + a) / (4 + 2 * a)]])
+    # emissions over V = 3 words: tag 0 saw word 0 twice; tag 1 saw word 1 four times, word 2 twice, word 0 once
+    np.testing.assert_allclose(model.emissionprob_, [[(2 + b) / (2 + 3 * b), b / (2 + 3 * b), b / (2 + 3 * b)],
+                                                     [(1 + b) / (7 + 3 * b), (4 + b) / (7 + 3 * b),
+                                                      (2 + b) / (7 + 3 * b)]])
+    sentence = np.array([2, 0, 1, 1, 0])
+    best = max(product(range(2), repeat=len(sentence)), key=lambda path: (
+        np.log(model.startprob_[path[0]]) + sum(np.log(model.transmat_[i, j]) for i, j in zip(path, path[1:]))
+        + sum(np.log(model.emissionprob_[s, w]) for s, w in zip(path, sentence))))
+    np.testing.assert_array_equal(model.predict([sentence])[0], best)
+    assert model.fit_mode_ == "tagger" and model.n_tags_ == 2
+
+
+def test_additive_tagger_checks_its_settings(ds):
+    from seqbench.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="tagger_smoothing='additive' needs order=1"):
+        HMM(order=2, tagger_smoothing="additive").fit(ds.train.X, ds.train.y)
+    with pytest.raises(ConfigError, match="tagger_smoothing"):
+        HMM(tagger_smoothing="lidstone").fit(ds.train.X, ds.train.y)

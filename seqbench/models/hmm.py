@@ -36,6 +36,7 @@ from .ngram import _vocab_words
 __all__ = ["HMM"]
 
 DECODERS = ("viterbi", "posterior")
+TAGGER_SMOOTHINGS = ("tnt", "additive")
 
 
 @register("hmm")
@@ -76,6 +77,13 @@ class HMM(SequenceEstimator):
     max_suffix, rare_threshold : int, default=10
         Tagger: longest suffix and the frequency up to which a word is rare
         (its suffixes train the unknown-word model).
+    tagger_smoothing : {"tnt", "additive"}, default="tnt"
+        Supervised tagger (``fit(X, y)``). ``"tnt"``: Brants' TnT, deleted
+        interpolation of the tag n-grams and the suffix model of unknown
+        words. ``"additive"`` (``order=1`` only): relative frequencies with
+        ``transition_pseudocount`` / ``emission_pseudocount`` added
+        (Lidstone), as NLTK's ``HiddenMarkovModelTrainer.train_supervised``
+        with ``LidstoneProbDist``; an unknown word gets ``a / (n_k + V a)``.
     random_state : int, numpy Generator or None
         Seeds the EM initialisations and, by default, :meth:`sample`.
 
@@ -112,7 +120,7 @@ class HMM(SequenceEstimator):
 
     def __init__(self, n_states=4, emission="categorical", n_mix=1, covariance_type="diag", n_iter=100, tol=1e-4,
                  n_init=1, emission_pseudocount=1e-3, transition_pseudocount=1e-3, order=1, decoder="viterbi",
-                 vocab=None, max_suffix=10, rare_threshold=10, random_state=None):
+                 vocab=None, max_suffix=10, rare_threshold=10, tagger_smoothing="tnt", random_state=None):
         self.n_states = n_states
         self.emission = emission
         self.n_mix = n_mix
@@ -127,6 +135,7 @@ class HMM(SequenceEstimator):
         self.vocab = vocab
         self.max_suffix = max_suffix
         self.rare_threshold = rare_threshold
+        self.tagger_smoothing = tagger_smoothing
         self.random_state = random_state
 
     def __seqbench_tags__(self):
@@ -143,7 +152,8 @@ class HMM(SequenceEstimator):
     # ------------------------------------------------------------------ params
     def _check_params(self):
         check_estimator_params(self, {"emission": FAMILIES, "covariance_type": COVARIANCE_TYPES,
-                                      "decoder": DECODERS, "order": (1, 2)})
+                                      "decoder": DECODERS, "order": (1, 2),
+                                      "tagger_smoothing": TAGGER_SMOOTHINGS})
 
     def _continuous(self):
         return self.emission in ("gaussian", "gmm")
@@ -184,6 +194,8 @@ class HMM(SequenceEstimator):
         y = check_tags(y, X, allow_unknown=True)
         if any((t < 0).any() for t in y):
             return self._fit_semi_supervised(X, y, rng)
+        if self.tagger_smoothing == "additive":
+            return self._fit_additive_tagger(X, y)
         return self._fit_tagger(X, y)
 
     def _fit_em(self, X, rng):
@@ -216,6 +228,32 @@ class HMM(SequenceEstimator):
         self.tagger_ = HMMTaggerCore(self.order, self.n_tags_, self.vocab_size_, words=_vocab_words(self.vocab),
                                      max_suffix=self.max_suffix, rare_threshold=self.rare_threshold,
                                      decoder=self.decoder).fit(X, y)
+        self.fit_mode_ = "tagger"
+        return self
+
+    def _fit_additive_tagger(self, X, y):
+        if self.order != 1:
+            raise ConfigError(f"tagger_smoothing='additive' needs order=1, got order={self.order}; "
+                              f"order 2 uses tagger_smoothing='tnt'")
+        n_tags = max(int(t.max()) for t in y) + 1
+        self._preflight(X, n_tags)
+        x, k = np.concatenate(X).astype(np.int64), np.concatenate(y).astype(np.int64)
+        first = np.zeros(len(k), dtype=bool)
+        first[np.cumsum([0] + [len(t) for t in y[:-1]])] = True
+        inner = ~first[1:]  # pairs (t-1, t) inside a sentence
+        V = self.vocab_size_
+
+        def counts(ids, size):
+            return np.bincount(ids, minlength=size).astype(float)
+        trans = counts(k[:-1][inner] * n_tags + k[1:][inner], n_tags * n_tags).reshape(n_tags, n_tags)
+        obs = counts(k * V + x, n_tags * V).reshape(n_tags, V)
+        stats = em.Stats(counts(k[first], n_tags), trans, obs, counts(k, n_tags), float("nan"))
+        final = em.smooth(stats, self.transition_pseudocount, self.emission_pseudocount)
+        self.n_tags_ = self.n_states_ = n_tags
+        self.tagger_ = None  # decoding uses the plain parameters below
+        self.startprob_, self.transmat_ = final["startprob"], final["transmat"]
+        self.emissionprob_, self.unseen_emissionprob_ = final["emissionprob"], final["unseen"]
+        self.n_parameters_ = self._count_parameters()
         self.fit_mode_ = "tagger"
         return self
 
