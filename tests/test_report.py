@@ -113,7 +113,18 @@ def test_headline_and_reproduction_panel(report):
     assert "On ptb: best model lstm, perplexity 130 (no known limit for this dataset)" in text
     rows = {r[0]: r for r in _body_rows(_table(report["root"], "Published figures and seqbench's"))}
     assert rows["kn3"][4:9] == ["148.3", "2", "148.28", "-0.02", "within tolerance"]
-    assert rows["lstm"][4:9] == ["114.5", "3", "130", "+15.5", "outside tolerance"]
+    assert rows["lstm"][4:9] == ["114.5", "3", "130", "+15.5", "outside tolerance (worse than published)"]
+
+
+def test_reproduction_verdict_knows_which_way_is_better():
+    from seqbench.report.build import reproduction_verdict
+
+    assert reproduction_verdict("accuracy", 0.0138, 0.01) == ("outside tolerance (better than published)", "ok")
+    assert reproduction_verdict("accuracy", -0.02, 0.01) == ("outside tolerance (worse than published)", "failed")
+    assert reproduction_verdict("nll_per_token", -0.2, 0.1) == ("outside tolerance (better than published)", "ok")
+    assert reproduction_verdict("perplexity", 0.5, 1.0) == ("within tolerance", "ok")
+    assert reproduction_verdict("f1", 0.5, 0.1) == ("outside tolerance", "failed")  # direction unknown
+    assert reproduction_verdict("perplexity", 9.0, None) == ("no tolerance stated", "ok")
 
 
 def test_figures_are_accessible_and_tables_have_header_cells(report):

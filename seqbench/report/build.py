@@ -300,6 +300,25 @@ def _sections(entries, problems):
 
 
 # ===================================================================== reproduction
+def reproduction_verdict(metric, diff, tolerance):
+    """``(verdict, status)`` of seqbench's figure ``diff`` away from the published one.
+
+    Outside the tolerance, the verdict says whether seqbench is better or
+    worse where the metric's direction is known (perplexity and NLL lower,
+    accuracy higher); better than published is not marked as a failure.
+    """
+    if tolerance is None:
+        return "no tolerance stated", "ok"
+    if abs(diff) <= tolerance:
+        return "within tolerance", "ok"
+    kind = LIMIT_COMPARISONS.get(metric)
+    if kind is None:
+        return "outside tolerance", "failed"
+    better = diff > 0 if kind == "gap" else diff < 0
+    return ("outside tolerance (better than published)", "ok") if better else (
+        "outside tolerance (worse than published)", "failed")
+
+
 def _reproduction(targets, entries, problems):
     if not targets:
         return None
@@ -319,12 +338,7 @@ def _reproduction(targets, entries, problems):
             diff = None
         else:
             diff = mean - t["value"]
-            if t.get("tolerance") is None:
-                verdict, status = "no tolerance stated", "ok"
-            elif abs(diff) <= t["tolerance"]:
-                verdict, status = "within tolerance", "ok"
-            else:
-                verdict, status = "outside tolerance", "failed"
+            verdict, status = reproduction_verdict(t["metric"], diff, t.get("tolerance"))
         seqbench = None if mean is None else fmt(mean) + (f" ± {fmt(sd, 2)}" if sd is not None else "")
         cells = [text_cell(t["model_id"]), text_cell(t["dataset"]), text_cell(t["task"]), text_cell(t["metric"]),
                  num_cell(t["value"]), num_cell(t.get("tolerance")), num_cell(mean, text=seqbench),
