@@ -160,6 +160,28 @@ def report(suite: str = typer.Option(None, help="suite name (default: every stor
         typer.echo(f"wrote {write_index(reports_dir)}")
 
 
+@app.command()
+@_clean_errors
+def merge(sources: list[Path] = typer.Argument(..., help="stores to copy from (e.g. a GPU machine's)"),
+          suite: str = typer.Option(None, help="merge into reports/<suite>/results.sqlite"),
+          store: Path = typer.Option(None, help="or into this store")):
+    """Copy the cells of other results stores into a suite's store; an ok cell is never replaced by a
+    failed one (or by an older ok one). Then `seqbench report` shows them all."""
+    from .harness.store import Store, merge_into
+
+    if (suite is None) == (store is None):
+        raise ConfigError("give --suite or --store (the store to merge into)")
+    target = store or _store_path(suite, None)
+    missing = [str(p) for p in sources if not Path(p).is_file()]
+    if missing:
+        raise ConfigError(f"no results store {', '.join(missing)}")
+    with Store(target) as st, st.lock():
+        for source in sources:
+            counts = merge_into(st, source)
+            typer.echo(f"{source}: {counts['copied']} cells copied, {counts['kept']} kept as they were "
+                       f"-> {target}")
+
+
 @app.command("list")
 @_clean_errors
 def list_(what: str = typer.Argument(..., help="models | datasets | tasks | suites")):

@@ -118,3 +118,33 @@ def test_run_part_of_a_suite_then_the_rest(tmp_path, monkeypatch):
     assert "tagger2" in html and "kn2" in html  # the first partial run's cell is kept
     res = runner.invoke(app, ["run", _suite(tmp_path), "--models", "kn9"])
     assert res.exit_code == 2 and "unknown model id 'kn9'" in res.output
+
+
+def test_merge_copies_cells_and_never_replaces_an_ok_cell_by_a_failure(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQBENCH_DATA", str(tmp_path / "no-data-here"))
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    a, b, c = (tmp_path / f"{n}.sqlite" for n in "abc")
+    for models, path in (("kn2", a), ("tagger2", b)):
+        res = runner.invoke(app, ["run", _suite(tmp_path), "--models", models, "--datasets", "synthetic-hmm",
+                                  "--store", str(path)])
+        assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["merge", str(b), "--store", str(a)])
+    assert res.exit_code == 0 and "1 cells copied, 0 kept" in res.output, res.output
+    with Store(a) as store:
+        rows = {r["model_id"]: r for r in store.rows()}
+    assert set(rows) == {"kn2", "tagger2"} and rows["tagger2"]["status"] == "ok"
+    # another machine's failed run of kn2 and a later ok run of tagger2
+    failed = {**rows["kn2"], "status": "failed", "metrics": {}, "error_type": "RuntimeError", "error_message": "x",
+              "finished": "2999-01-01T00:00:00+00:00"}
+    later = {**rows["tagger2"], "metrics": {"accuracy": 0.5}, "finished": "2999-01-01T00:00:00+00:00"}
+    with Store(c) as store:
+        store.put(failed)
+        store.put(later)
+    res = runner.invoke(app, ["merge", str(c), "--store", str(a)])
+    assert "1 cells copied, 1 kept" in res.output, res.output
+    with Store(a) as store:
+        rows = {r["model_id"]: r for r in store.rows()}
+    assert rows["kn2"]["status"] == "ok" and rows["tagger2"]["metrics"] == {"accuracy": 0.5}
+    res = runner.invoke(app, ["merge", str(tmp_path / "none.sqlite"), "--store", str(a)])
+    assert res.exit_code == 2 and "no results store" in res.output

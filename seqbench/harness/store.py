@@ -39,7 +39,7 @@ import numpy as np
 
 from ..exceptions import ConfigError
 
-__all__ = ["Store", "StoreLockedError", "results_frame", "export", "SCHEMA_VERSION"]
+__all__ = ["Store", "StoreLockedError", "merge_into", "results_frame", "export", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 2
 STATUSES = ("ok", "failed", "n/a", "unavailable")
@@ -282,6 +282,32 @@ class Store:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def merge_into(store, source_path):
+    """Copy the rows of the store at ``source_path`` into ``store`` (e.g. the GPU rows run elsewhere).
+
+    A source row replaces the row with its key unless that row is ``"ok"``
+    and the source row is not, or both are ok and the source's finished
+    earlier: an ok result is never replaced by a failure or by an older run.
+
+    Returns
+    -------
+    dict
+        ``{"copied": n, "kept": n}``: rows written, rows left as they were.
+    """
+    ours = {r["key"]: r for r in store.rows()}
+    with Store(source_path, create=False) as source:
+        rows = source.rows()
+    copied = 0
+    for row in rows:
+        mine = ours.get(row["key"])
+        if mine is not None and mine["status"] == "ok" and (
+                row["status"] != "ok" or (row.get("finished") or "") < (mine.get("finished") or "")):
+            continue
+        store.put(row)
+        copied += 1
+    return {"copied": copied, "kept": len(rows) - copied}
 
 
 def results_frame(store_or_path):
