@@ -43,8 +43,11 @@ def _store_path(suite_name, store):
 
 
 def _headline(row):
+    from .report.sections import section_for  # the task's headline metric (tagging: accuracy)
+
     metrics = row.get("metrics") or {}
-    name = next((m for m in ("perplexity", "accuracy") if m in metrics), next(iter(metrics), None))
+    preferred = (section_for(row["task"]).metric, "perplexity", "accuracy")
+    name = next((m for m in preferred if m and m in metrics), next(iter(metrics), None))
     return f"{name}={metrics[name]:.4g}" if name else ""
 
 

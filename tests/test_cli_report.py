@@ -148,3 +148,11 @@ def test_merge_copies_cells_and_never_replaces_an_ok_cell_by_a_failure(tmp_path,
     assert rows["kn2"]["status"] == "ok" and rows["tagger2"]["metrics"] == {"accuracy": 0.5}
     res = runner.invoke(app, ["merge", str(tmp_path / "none.sqlite"), "--store", str(a)])
     assert res.exit_code == 2 and "no results store" in res.output
+
+
+def test_progress_line_shows_the_task_headline_metric():
+    from seqbench.cli import _headline
+
+    tagging = {"task": "tagging", "metrics": {"perplexity": 309.6, "accuracy": 0.9613}}
+    assert _headline(tagging) == "accuracy=0.9613"  # an HMM tagger also stores perplexity
+    assert _headline({"task": "lm", "metrics": {"nll_per_token": 1.8, "perplexity": 6.03}}) == "perplexity=6.03"
