@@ -205,6 +205,23 @@ def test_threads_and_onednn_are_set_for_the_fit_and_restored():
         torch.set_num_threads(1)
 
 
+def test_lstm_fits_fixed_shape_batches_with_onednn_only(monkeypatch):
+    """oneDNN plans its LSTM kernel per input shape: on for equal lengths or stateful windows, off for ragged."""
+    from seqbench.models import _neural_base
+
+    seen = []
+    real = _neural_base.torch_runtime
+    monkeypatch.setattr(_neural_base, "torch_runtime", lambda n, onednn=False: seen.append(onednn) or real(n, onednn))
+    rng = np.random.default_rng(0)
+    equal = [rng.integers(0, 6, size=12) for _ in range(20)]
+    ragged = [rng.integers(0, 6, size=n) for n in rng.integers(5, 15, size=20)]
+    LSTM(**TINY, max_epochs=1, random_state=0).fit(equal)
+    LSTM(**TINY, max_epochs=1, random_state=0).fit(ragged)
+    LSTM(**TINY, max_epochs=1, stateful=True, bptt=8, random_state=0).fit(ragged)
+    GRU(**TINY, max_epochs=1, random_state=0).fit(equal)  # a family that did not turn it on
+    assert seen == [True, False, True, False]
+
+
 def test_every_neural_family_declares_the_training_parameters():
     for key in ("rnn", "lstm", "gru"):
         cls = get_model_class(key)

@@ -223,7 +223,7 @@ class RNN(_Recurrent):
 class LSTM(_Recurrent):
     __doc__ = "Long short-term memory network (forget-gate bias 1). " + _Recurrent.__doc__
     _cell = "lstm"
-    _onednn_stateful_fit = True  # fixed-shape windows: oneDNN's LSTM kernel, planned once
+    _onednn_fixed_shape_fit = True  # fixed-shape batches: oneDNN's LSTM kernel, planned once
 
 
 @register("gru")
