@@ -91,7 +91,7 @@ def run(suite: str = typer.Argument("quick", help="bundled suite name or path to
         summary = _run_with_progress(run_cells, chosen, st, retry_failed=retry_failed, **settings)
         st.end_run(run_id, dataclasses.asdict(summary), now())
     typer.echo(f"{summary.n_total} cells: {summary.n_skipped_done} already done, {summary.n_run} run "
-               f"({summary.n_ok} ok, {summary.n_failed} failed, {summary.n_unavailable} data unavailable), "
+               f"({summary.n_ok} ok, {summary.n_failed} failed, {summary.n_unavailable} unavailable: data or device), "
                f"{summary.n_na} n/a written; {summary.wall_seconds:.1f} s; store {path}")
     if summary.n_failed:
         raise typer.Exit(1)

@@ -62,7 +62,7 @@ def test_run_resume_report_export(tmp_path, monkeypatch):
     assert "already done" in res.output and "0 ok" in res.output, res.output
     # changing one hyperparameter re-runs only that model's cells; --retry-failed adds the failed one
     res = runner.invoke(app, ["run", _suite(tmp_path, order=3), "--retry-failed"])
-    assert "4 already done, 4 run (1 ok, 1 failed, 2 data unavailable)" in res.output, res.output
+    assert "4 already done, 4 run (1 ok, 1 failed, 2 unavailable: data or device)" in res.output, res.output
 
     res = runner.invoke(app, ["report"])
     assert res.exit_code == 0, res.output
