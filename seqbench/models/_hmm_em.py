@@ -46,7 +46,7 @@ from ._hmm_emissions import TableSource, bucket_sources, categorical_tables, fro
 NARROW = 32  # below this many sequences per bucket step on average, hmmlearn's E-step is faster
 
 __all__ = ["CategoricalData", "Stats", "estep", "normalise", "smooth", "categorical_em", "random_init",
-           "labelled_init", "fit_continuous", "continuous_stats", "best_of_restarts", "warn_fit_quality"]
+           "labelled_counts", "labelled_init", "fit_continuous", "continuous_stats", "best_of_restarts", "warn_fit_quality"]
 
 
 @dataclass
@@ -242,22 +242,40 @@ def random_init(rng, n_states, unigram):
     return {"startprob": startprob, "transmat": transmat, "emissionprob": normalise(emit)}
 
 
+def labelled_counts(X, known, n_states, vocab_size):
+    """Start, transition and emission counts at the labelled positions (``known`` -1: unlabelled).
+
+    Returns
+    -------
+    start : ndarray of shape (K,)
+        First tags of the sequences.
+    trans : ndarray of shape (K, K)
+        Pairs of consecutive positions inside a sequence, both labelled.
+    obs : ndarray of shape (K, V)
+        (tag, symbol) pairs.
+    """
+    x, k = np.concatenate(X).astype(np.int64), np.concatenate(known).astype(np.int64)
+    first = np.zeros(len(k), dtype=bool)
+    first[np.cumsum([0] + [len(y) for y in known[:-1]])] = True
+    inner = ~first[1:] & (k[:-1] >= 0) & (k[1:] >= 0)  # (t-1, t) inside a sequence, both labelled
+    lab = k >= 0
+
+    def counts(ids, size):
+        return np.bincount(ids, minlength=size).astype(float)
+    start = counts(k[first & lab], n_states)
+    trans = counts(k[:-1][inner] * n_states + k[1:][inner], n_states * n_states).reshape(n_states, n_states)
+    obs = counts(k[lab] * vocab_size + x[lab], n_states * vocab_size).reshape(n_states, vocab_size)
+    return start, trans, obs
+
+
 def labelled_init(X, known, n_states, vocab_size, rng, pseudocount=1.0):
     """Starting parameters from the counts at labelled positions, add-``pseudocount`` smoothed.
 
     A state with no labelled position starts from ``random_init``'s rows
     (its counts are all pseudocount).
     """
-    x, k = np.concatenate(X), np.concatenate(known)
-    firsts = np.array([int(y[0]) for y in known])
-    pairs = np.concatenate([np.stack([y[:-1], y[1:]]) for y in known], axis=1)
-    pairs = pairs[:, (pairs >= 0).all(axis=0)]
-    lab = k >= 0
-    start = np.bincount(firsts[firsts >= 0], minlength=n_states).astype(float)
-    trans = np.zeros((n_states, n_states))
-    np.add.at(trans, (pairs[0], pairs[1]), 1.0)
-    obs = np.zeros((n_states, vocab_size))
-    np.add.at(obs, (k[lab], x[lab]), 1.0)
+    start, trans, obs = labelled_counts(X, known, n_states, vocab_size)
+    x = np.concatenate(X)
     rand = random_init(rng, n_states, np.bincount(x, minlength=vocab_size).astype(float))
     unlabelled = obs.sum(axis=1) == 0
     emit = normalise(obs + pseudocount)

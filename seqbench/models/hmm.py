@@ -237,17 +237,8 @@ class HMM(SequenceEstimator):
                               f"order 2 uses tagger_smoothing='tnt'")
         n_tags = max(int(t.max()) for t in y) + 1
         self._preflight(X, n_tags)
-        x, k = np.concatenate(X).astype(np.int64), np.concatenate(y).astype(np.int64)
-        first = np.zeros(len(k), dtype=bool)
-        first[np.cumsum([0] + [len(t) for t in y[:-1]])] = True
-        inner = ~first[1:]  # pairs (t-1, t) inside a sentence
-        V = self.vocab_size_
-
-        def counts(ids, size):
-            return np.bincount(ids, minlength=size).astype(float)
-        trans = counts(k[:-1][inner] * n_tags + k[1:][inner], n_tags * n_tags).reshape(n_tags, n_tags)
-        obs = counts(k * V + x, n_tags * V).reshape(n_tags, V)
-        stats = em.Stats(counts(k[first], n_tags), trans, obs, counts(k, n_tags), float("nan"))
+        start, trans, obs = em.labelled_counts(X, y, n_tags, self.vocab_size_)
+        stats = em.Stats(start, trans, obs, obs.sum(axis=1), float("nan"))
         final = em.smooth(stats, self.transition_pseudocount, self.emission_pseudocount)
         self.n_tags_ = self.n_states_ = n_tags
         self.tagger_ = None  # decoding uses the plain parameters below
