@@ -118,6 +118,14 @@ def distinct(where, values):
     return values
 
 
+def choices(where, value, valid, what="value", nonempty=True):
+    """A list of distinct names, each one of ``valid``; returned as a tuple."""
+    names = list_of(where, value, nonempty=nonempty)
+    for i, name in enumerate(names):
+        choice(f"{where}[{i}]", name, valid, what=what)
+    return tuple(distinct(where, names))
+
+
 def json_value(where, value):
     """Reject TOML values JSON cannot hold (dates and times)."""
     if isinstance(value, dict):

@@ -320,10 +320,7 @@ def _seeds(where, value):
 
 
 def _task_names(where, value):
-    tasks = check.list_of(where, value)
-    for i, task in enumerate(tasks):
-        check.choice(f"{where}[{i}]", task, tuple(TASKS), what="task")
-    return tuple(check.distinct(where, tasks))
+    return check.choices(where, value, tuple(TASKS), what="task")
 
 
 def _budget(where, value):
@@ -436,17 +433,7 @@ def _model_tasks(where, value, suite_tasks, tags, key):
 def _model_datasets(where, value, datasets):
     if value is None:
         return None
-    ids = check.list_of(where, value)
-    for i, name in enumerate(ids):
-        check.choice(f"{where}[{i}]", name, tuple(datasets), what="dataset id of this suite")
-    return tuple(check.distinct(where, ids))
-
-
-def _requires(where, value):
-    names = check.list_of(where, value, nonempty=False)
-    for i, name in enumerate(names):
-        check.choice(f"{where}[{i}]", name, tuple(REQUIREMENTS), what="requirement")
-    return tuple(check.distinct(where, names))
+    return check.choices(where, value, tuple(datasets), what="dataset id of this suite")
 
 
 def _target(where, entry, model_id, tags, tasks, datasets):
@@ -485,7 +472,8 @@ def _model(where, entry, suite_tasks, datasets, default_budget):
     runs_on = _model_datasets(f"{where}.datasets", entry.get("datasets"), datasets)
     targets = _targets(f"{where}.targets", entry.get("targets", []), model_id, tags, tasks,
                        datasets if runs_on is None else {k: datasets[k] for k in runs_on})
-    requires = _requires(f"{where}.requires", entry.get("requires", []))
+    requires = check.choices(f"{where}.requires", entry.get("requires", []), tuple(REQUIREMENTS),
+                             what="requirement", nonempty=False)
     return ModelEntry(model_id, key, params, tasks, budget, f"{cls.__module__}.{cls.__qualname__}",
                       to_json(est.get_params()), tags, targets, runs_on, requires)
 
